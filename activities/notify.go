@@ -1,0 +1,89 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/canaryflow/canaryflow/rollout"
+)
+
+// Notify announces an event through the spec's notifier.
+func (a *Activities) Notify(ctx context.Context, kind string, n rollout.Notification) error {
+	p, err := pick("notify", a.Notifiers, kind)
+	if err != nil {
+		return err
+	}
+	return classify("notifying "+n.Event, p.Notify(ctx, n))
+}
+
+// WriteIncident writes a rollback's incident report as Markdown and returns its path.
+// The file name derives from the run, so a retry overwrites rather than duplicates.
+func (a *Activities) WriteIncident(_ context.Context, in rollout.Incident) (string, error) {
+	dir := a.IncidentDir
+	if dir == "" {
+		dir = "incidents"
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("creating incident directory: %w", err)
+	}
+	path := filepath.Join(dir, fmt.Sprintf("%s-%s.md", in.RolloutID, in.RunID))
+	if err := os.WriteFile(path, []byte(IncidentMarkdown(in)), 0o644); err != nil {
+		return "", fmt.Errorf("writing incident report: %w", err)
+	}
+	return path, nil
+}
+
+// IncidentMarkdown renders the report: what rolled back, why, the evidence, the timeline.
+func IncidentMarkdown(in rollout.Incident) string {
+	s := in.Status
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Incident: canary rollback of %s/%s\n\n", s.Namespace, s.App)
+	fmt.Fprintf(&b, "- Rollout: `%s` (run `%s`)\n", in.RolloutID, in.RunID)
+	fmt.Fprintf(&b, "- Stable: %s, canary: %s\n", s.Stable.Version, s.Canary.Version)
+	fmt.Fprintf(&b, "- Outcome: %s\n", s.Phase)
+	fmt.Fprintf(&b, "- Reason: %s\n", s.Reason)
+	fmt.Fprintf(&b, "- Reached: step %d of %d (%s), weight %d%% before rollback\n\n", s.Step+1, s.StepCount, s.StepName, s.Weight)
+	if s.Smoke != nil {
+		b.WriteString("## Smoke tests\n\n| check | passed | figure |\n|---|---|---|\n")
+		for _, c := range s.Smoke.Checks {
+			fmt.Fprintf(&b, "| %s | %v | %s |\n", c.Name, c.Passed, c.Figure)
+		}
+		b.WriteString("\n")
+	}
+	if len(s.Measurements) > 0 {
+		b.WriteString("## Measurements\n\n| at | weight | verdict | canary req/s | canary err | canary p95 | stable err | stable p95 | why |\n|---|---|---|---|---|---|---|---|---|\n")
+		for _, m := range s.Measurements {
+			c, st := m.Sample.Canary, m.Sample.Stable
+			fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", m.At.UTC().Format(time.TimeOnly), m.Weight, m.Verdict,
+				fig(c.RequestRate, 1, ""), fig(c.ErrorRate, 100, "%"), fig(c.P95, 1000, "ms"),
+				fig(st.ErrorRate, 100, "%"), fig(st.P95, 1000, "ms"), strings.Join(m.Reasons, "; "))
+		}
+		if last, ok := s.LastMeasurement(); ok && len(last.Sample.Queries) > 0 {
+			b.WriteString("\nQueries of the last measurement:\n\n")
+			for _, k := range sortedKeys(last.Sample.Queries) {
+				fmt.Fprintf(&b, "- %s: `%s`\n", k, last.Sample.Queries[k])
+			}
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("## Timeline\n\n")
+	for _, e := range s.Events {
+		by := ""
+		if e.By != "" {
+			by = " (by " + e.By + ")"
+		}
+		fmt.Fprintf(&b, "- %s %s: %s%s\n", e.At.UTC().Format(time.RFC3339), e.Kind, e.Message, by)
+	}
+	return b.String()
+}
+
+func fig(v rollout.Value, scale float64, unit string) string {
+	if v.Missing() {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f%s", float64(v)*scale, unit)
+}

@@ -1,0 +1,132 @@
+package rollout
+
+import "time"
+
+// Phase is where a rollout is in its life.
+type Phase string
+
+// Phases. Promoted, RolledBack and RollbackFailed are final; RollbackFailed
+// means compensation itself gave up and a human must look.
+const (
+	PhaseValidating     Phase = "Validating"
+	PhaseDeploying      Phase = "Deploying"
+	PhaseSmokeTesting   Phase = "SmokeTesting"
+	PhaseProgressing    Phase = "Progressing"
+	PhaseAwaitApproval  Phase = "AwaitingApproval"
+	PhasePaused         Phase = "Paused"
+	PhasePromoting      Phase = "Promoting"
+	PhasePromoted       Phase = "Promoted"
+	PhaseRollingBack    Phase = "RollingBack"
+	PhaseRolledBack     Phase = "RolledBack"
+	PhaseRollbackFailed Phase = "RollbackFailed"
+)
+
+// Final reports whether the rollout can no longer change.
+func (p Phase) Final() bool {
+	return p == PhasePromoted || p == PhaseRolledBack || p == PhaseRollbackFailed
+}
+
+// Signal and query names: the contract for `temporal workflow signal` and the UI.
+const (
+	SignalApprove = "approve"
+	SignalAbort   = "abort"
+	SignalPromote = "promote"
+	SignalPause   = "pause"
+	SignalResume  = "resume"
+	QueryStatus   = "status"
+)
+
+// Approval is the approve signal's payload. Step, when set, must name the
+// step that is waiting, so a stale approval cannot release a later gate.
+type Approval struct {
+	Step *int   `json:"step,omitempty"`
+	By   string `json:"by,omitempty"`
+}
+
+// Abort is the abort signal's payload.
+type Abort struct {
+	Reason string `json:"reason,omitempty"`
+	By     string `json:"by,omitempty"`
+}
+
+// Actor is the optional payload of promote, pause and resume.
+type Actor struct {
+	By string `json:"by,omitempty"`
+}
+
+// Event is one line of a rollout's log: what happened, when, by whom.
+type Event struct {
+	At      time.Time `json:"at"`
+	Kind    string    `json:"kind"`
+	Message string    `json:"message"`
+	By      string    `json:"by,omitempty"`
+}
+
+// SmokeCheck is one smoke test with the figure it was judged on.
+type SmokeCheck struct {
+	Name   string `json:"name"`
+	Passed bool   `json:"passed"`
+	Figure string `json:"figure"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// SmokeReport is the smoke test's result.
+type SmokeReport struct {
+	Checks []SmokeCheck `json:"checks"`
+}
+
+// Passed reports whether every check passed.
+func (r SmokeReport) Passed() bool {
+	for _, c := range r.Checks {
+		if !c.Passed {
+			return false
+		}
+	}
+	return len(r.Checks) > 0
+}
+
+// Failures lists the failed checks as "name: figure (detail)".
+func (r SmokeReport) Failures() []string {
+	var out []string
+	for _, c := range r.Checks {
+		if !c.Passed {
+			s := c.Name + ": " + c.Figure
+			if c.Detail != "" {
+				s += " (" + c.Detail + ")"
+			}
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Status is what the status query returns.
+type Status struct {
+	App           string        `json:"app"`
+	Namespace     string        `json:"namespace"`
+	Stable        Release       `json:"stable"`
+	Canary        Release       `json:"canary"`
+	Phase         Phase         `json:"phase"`
+	Paused        bool          `json:"paused"`
+	Step          int           `json:"step"`
+	StepCount     int           `json:"stepCount"`
+	StepName      string        `json:"stepName,omitempty"`
+	StepStartedAt time.Time     `json:"stepStartedAt"`
+	Weight        int           `json:"weight"`
+	Smoke         *SmokeReport  `json:"smoke,omitempty"`
+	Measurements  []Measurement `json:"measurements,omitempty"`
+	ApprovedBy    []string      `json:"approvedBy,omitempty"`
+	// Reason says why the rollout is rolling back or rolled back.
+	Reason string  `json:"reason,omitempty"`
+	Events []Event `json:"events"`
+	// IncidentReport is where the rollback's report was written.
+	IncidentReport string `json:"incidentReport,omitempty"`
+}
+
+// LastMeasurement returns the most recent measurement, if any.
+func (s Status) LastMeasurement() (Measurement, bool) {
+	if len(s.Measurements) == 0 {
+		return Measurement{}, false
+	}
+	return s.Measurements[len(s.Measurements)-1], true
+}
