@@ -19,11 +19,13 @@ const (
 	PhaseRollingBack    Phase = "RollingBack"
 	PhaseRolledBack     Phase = "RolledBack"
 	PhaseRollbackFailed Phase = "RollbackFailed"
+	// PhaseRejected: the spec was invalid; nothing was touched.
+	PhaseRejected Phase = "Rejected"
 )
 
 // Final reports whether the rollout can no longer change.
 func (p Phase) Final() bool {
-	return p == PhasePromoted || p == PhaseRolledBack || p == PhaseRollbackFailed
+	return p == PhasePromoted || p == PhaseRolledBack || p == PhaseRollbackFailed || p == PhaseRejected
 }
 
 // Signal and query names: the contract for `temporal workflow signal` and the UI.
