@@ -79,7 +79,7 @@ func TestInvalidSpecListsEveryProblem(t *testing.T) {
 func TestUnknownFieldsAreRejected(t *testing.T) {
 	_, err := Parse([]byte("version: canaryflow/v1\napp: a\nnamespace: b\nsteps:\n  - setWeigth: 10\n"))
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), `unknown field "steps[0].setweight"`)
+	assert.Contains(t, err.Error(), `unknown field "setWeigth"`)
 }
 
 func TestBadDurationNamesTheFormat(t *testing.T) {
