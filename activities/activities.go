@@ -95,7 +95,7 @@ func classify(what string, err error) error {
 	}
 	err = fmt.Errorf("%s: %w", what, err)
 	if errors.Is(err, rollout.ErrPermanent) || errors.Is(err, rollout.ErrUnknownMetric) {
-		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypePermanent, err)
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypePermanent, nil)
 	}
 	return err
 }

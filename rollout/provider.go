@@ -25,7 +25,7 @@ var (
 	ErrUnknownMetric = errors.New("unknown metric")
 	// ErrPermanent marks an error retrying cannot fix (a refused request, a
 	// missing resource); activities turn it into a non-retryable failure.
-	ErrPermanent = errors.New("permanent")
+	ErrPermanent = errors.New("not retryable")
 )
 
 // Notification is one announcement to the team (Slack or the log).

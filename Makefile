@@ -1,0 +1,65 @@
+# canaryflow — `make demo` runs a real rollout on this machine; `make test` runs the tests.
+# Tool binaries are built once into ~/.cache/canaryflow/<tool>@<version> and linked into bin/,
+# so a fresh clone on a warm machine does not rebuild them.
+
+SHELL := /bin/bash
+GO ?= go
+CACHE ?= $(HOME)/.cache/canaryflow
+BIN := $(CURDIR)/bin
+TEMPORAL_VERSION := v1.5.1
+TEMPORAL := $(CACHE)/temporal@$(TEMPORAL_VERSION)/temporal
+SCENARIO ?= good
+TEST_TIMEOUT ?= 25m
+
+.PHONY: all tools build test unit bench demo vet fmt histories clean
+
+all: build
+
+## tools: the real servers tests and the demo run (Temporal dev server, Prometheus)
+tools: $(BIN)/temporal $(BIN)/prometheus
+
+$(TEMPORAL):
+	@mkdir -p $(dir $@)
+	@echo "building temporal CLI $(TEMPORAL_VERSION) (first time only, ~3-5 min)"
+	cd tools/temporal && $(GO) build -o $@ github.com/temporalio/cli/cmd/temporal
+
+$(BIN)/temporal: $(TEMPORAL)
+	@mkdir -p $(BIN)
+	ln -sf $< $@
+
+$(BIN)/prometheus: tools/prometheus/install.sh
+	tools/prometheus/install.sh $(BIN)
+
+## build: the project's own binaries
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./worker ./starter ./demo/cmd/...
+
+## test: every test, against real Temporal, Prometheus and processes
+test: tools build
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## unit: the fast tests only (no servers)
+unit:
+	$(GO) test -short ./rollout/... ./workflows/... ./middleware/...
+
+## bench: benchmarks with their figures
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## demo: a real canary rollout on this machine (SCENARIO=good|bad)
+demo: tools build
+	$(BIN)/demo --scenario $(SCENARIO)
+
+## histories: capture fresh replay histories from real runs on the dev server
+histories: tools build
+	CANARYFLOW_CAPTURE_HISTORIES=1 $(GO) test -count=1 -run TestCaptureHistories ./integration/
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -l -w $$(git ls-files '*.go' | grep -v '^tools/')
+
+clean:
+	rm -rf $(BIN) .demo incidents

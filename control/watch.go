@@ -1,0 +1,121 @@
+package control
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/canaryflow/canaryflow/rollout"
+)
+
+// Watch polls the status every interval and prints what changed (phase, step,
+// weight, new measurements and events) until the rollout reaches a final phase.
+func Watch(ctx context.Context, c client.Client, id string, every time.Duration, out io.Writer) (rollout.Status, error) {
+	var last rollout.Status
+	seenEvents, seenMeasurements := 0, time.Time{}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		s, err := Status(ctx, c, id)
+		if err != nil {
+			return last, err
+		}
+		for _, e := range s.Events[min(seenEvents, len(s.Events)):] {
+			fmt.Fprintln(out, FormatEvent(e))
+		}
+		seenEvents = len(s.Events)
+		for _, m := range s.Measurements {
+			if m.At.After(seenMeasurements) {
+				fmt.Fprintln(out, FormatMeasurement(m))
+				seenMeasurements = m.At
+			}
+		}
+		last = s
+		if s.Phase.Final() {
+			return s, nil
+		}
+		select {
+		case <-ctx.Done():
+			return last, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// FormatEvent renders one event line.
+func FormatEvent(e rollout.Event) string {
+	by := ""
+	if e.By != "" {
+		by = " (by " + e.By + ")"
+	}
+	return fmt.Sprintf("%s  %-15s %s%s", e.At.Local().Format(time.TimeOnly), e.Kind, e.Message, by)
+}
+
+// FormatMeasurement renders canary against stable on one line.
+func FormatMeasurement(m rollout.Measurement) string {
+	c, s := m.Sample.Canary, m.Sample.Stable
+	line := fmt.Sprintf("%s  %-15s weight %3d%%  canary %s req/s, %s err, p95 %s | stable %s req/s, %s err, p95 %s",
+		m.At.Local().Format(time.TimeOnly), "measure "+string(m.Verdict), m.Weight,
+		f(c.RequestRate, 1, "%.1f"), f(c.ErrorRate, 100, "%.1f%%"), f(c.P95, 1000, "%.0fms"),
+		f(s.RequestRate, 1, "%.1f"), f(s.ErrorRate, 100, "%.1f%%"), f(s.P95, 1000, "%.0fms"))
+	if len(m.Reasons) > 0 {
+		line += "\n" + strings.Repeat(" ", 26) + "→ " + strings.Join(m.Reasons, "; ")
+	}
+	return line
+}
+
+func f(v rollout.Value, scale float64, format string) string {
+	if v.Missing() {
+		return "–"
+	}
+	return fmt.Sprintf(format, float64(v)*scale)
+}
+
+// FormatStatus renders a status for a terminal.
+func FormatStatus(s rollout.Status) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "rollout %s/%s: %s → %s\n", s.Namespace, s.App, s.Stable.Version, s.Canary.Version)
+	fmt.Fprintf(&b, "phase:   %s", s.Phase)
+	if s.Paused {
+		b.WriteString(" (paused)")
+	}
+	b.WriteString("\n")
+	if s.Step >= 0 {
+		fmt.Fprintf(&b, "step:    %d/%d %s (since %s)\n", s.Step+1, s.StepCount, s.StepName, s.StepStartedAt.Local().Format(time.TimeOnly))
+	}
+	fmt.Fprintf(&b, "weight:  %d%%\n", s.Weight)
+	if s.Reason != "" {
+		fmt.Fprintf(&b, "reason:  %s\n", s.Reason)
+	}
+	if len(s.ApprovedBy) > 0 {
+		fmt.Fprintf(&b, "approved by: %s\n", strings.Join(s.ApprovedBy, ", "))
+	}
+	if s.Smoke != nil {
+		b.WriteString("smoke tests:\n")
+		for _, c := range s.Smoke.Checks {
+			mark := "ok  "
+			if !c.Passed {
+				mark = "FAIL"
+			}
+			fmt.Fprintf(&b, "  %s %s: %s\n", mark, c.Name, c.Figure)
+		}
+	}
+	if m, ok := s.LastMeasurement(); ok {
+		b.WriteString("last measurement:\n  " + FormatMeasurement(m) + "\n")
+		for _, k := range sortedKeys(m.Sample.Queries) {
+			fmt.Fprintf(&b, "  %s: %s\n", k, m.Sample.Queries[k])
+		}
+	}
+	if s.IncidentReport != "" {
+		fmt.Fprintf(&b, "incident report: %s\n", s.IncidentReport)
+	}
+	b.WriteString("events:\n")
+	for _, e := range s.Events {
+		b.WriteString("  " + FormatEvent(e) + "\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,226 @@
+// Package integration runs rollouts through the real client API against a
+// real Temporal dev server and a real worker, with in-memory providers: it
+// proves the engine end to end (durability, signals, one rollout per app)
+// and captures the replay histories the workflow package replays.
+package integration
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/temporalproto"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/canaryflow/canaryflow/activities"
+	deploymem "github.com/canaryflow/canaryflow/activities/deploy/memory"
+	metricsmem "github.com/canaryflow/canaryflow/activities/metrics/memory"
+	notifymem "github.com/canaryflow/canaryflow/activities/notify/memory"
+	trafficmem "github.com/canaryflow/canaryflow/activities/traffic/memory"
+	"github.com/canaryflow/canaryflow/control"
+	"github.com/canaryflow/canaryflow/internal/testenv"
+	"github.com/canaryflow/canaryflow/rollout"
+	"github.com/canaryflow/canaryflow/workflows"
+)
+
+type engine struct {
+	c       client.Client
+	acts    *activities.Activities
+	deploy  *deploymem.Deployer
+	router  *trafficmem.Router
+	metrics *metricsmem.Metrics
+}
+
+func startEngine(t *testing.T) *engine {
+	srv := testenv.Temporal(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := control.Dial(ctx, srv.Address(), srv.Namespace())
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	e := &engine{c: c, deploy: deploymem.New(), router: trafficmem.New(), metrics: metricsmem.New(nil)}
+	e.acts = &activities.Activities{
+		Deployers:    map[string]activities.Deployer{"memory": e.deploy},
+		Routers:      map[string]activities.TrafficRouter{"memory": e.router},
+		Metrics:      map[string]activities.MetricsSource{"memory": e.metrics},
+		Notifiers:    map[string]activities.Notifier{"log": &notifymem.Notifier{}},
+		IncidentDir:  t.TempDir(),
+		PollInterval: 50 * time.Millisecond,
+	}
+	return e
+}
+
+// startWorker starts a worker; the returned func stops it like a killed process would stop serving.
+func (e *engine) startWorker(t *testing.T) func() {
+	w := worker.New(e.c, workflows.TaskQueue, worker.Options{})
+	w.RegisterWorkflow(workflows.CanaryRollout)
+	w.RegisterActivity(e.acts)
+	require.NoError(t, w.Start())
+	var once sync.Once
+	stop := func() { once.Do(w.Stop) }
+	t.Cleanup(stop)
+	return stop
+}
+
+// quickSpec is a short real-time plan: 10 % → 3 s → 50 % → 3 s, measured every second.
+func quickSpec(app string) rollout.Spec {
+	return rollout.Spec{
+		Version: rollout.FormatV1, App: app, Namespace: "it",
+		Stable: rollout.Release{Version: "v1"}, Canary: rollout.Release{Version: "v2"},
+		Deploy: rollout.Deploy{Kind: "memory"}, Traffic: rollout.Traffic{Kind: "memory"},
+		Metrics: rollout.Metrics{Kind: "memory"}, Smoke: rollout.Smoke{Skip: true},
+		Steps:    []rollout.Step{rollout.Weight(10), rollout.Hold(3 * time.Second), rollout.Weight(50), rollout.Hold(3 * time.Second)},
+		Analysis: rollout.Analysis{Interval: rollout.Duration(time.Second)},
+	}
+}
+
+func TestRolloutsOnARealTemporalServer(t *testing.T) {
+	e := startEngine(t)
+	e.metrics.ByApp["bad"] = func(n int) (rollout.Sample, error) {
+		if n > 2 {
+			return metricsmem.With(func(c *rollout.VersionFigures) { c.ErrorRate = 0.2 }), nil
+		}
+		return metricsmem.Healthy(), nil
+	}
+	e.startWorker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	good, err := control.Start(ctx, e.c, quickSpec("good"), "it")
+	require.NoError(t, err)
+	bad, err := control.Start(ctx, e.c, quickSpec("bad"), "it")
+	require.NoError(t, err)
+	gateSpec := quickSpec("gated")
+	gateSpec.Steps = []rollout.Step{rollout.Weight(10), rollout.ApprovalGate(0, "")}
+	gated, err := control.Start(ctx, e.c, gateSpec, "it")
+	require.NoError(t, err)
+
+	t.Run("a second rollout of the same app is refused", func(t *testing.T) {
+		_, err := control.Start(ctx, e.c, gateSpec, "it")
+		require.ErrorIs(t, err, control.ErrAlreadyRunning)
+		assert.Contains(t, err.Error(), "workflow canary-it-gated (run "+gated.GetRunID()+")")
+	})
+
+	t.Run("promoted", func(t *testing.T) {
+		res, err := control.Wait(ctx, e.c, good.GetID())
+		require.NoError(t, err)
+		assert.Equal(t, rollout.PhasePromoted, res.Phase)
+		rel, _ := e.deploy.Running(quickSpec("good"), rollout.RoleStable)
+		assert.Equal(t, "v2", rel.Version)
+		w, _ := e.router.Weight(ctx, quickSpec("good"))
+		assert.Zero(t, w)
+		s, err := control.Status(ctx, e.c, good.GetID())
+		require.NoError(t, err)
+		assert.GreaterOrEqual(t, len(s.Measurements), 4)
+	})
+
+	t.Run("rolled back by analysis", func(t *testing.T) {
+		res, err := control.Wait(ctx, e.c, bad.GetID())
+		require.NoError(t, err)
+		assert.Equal(t, rollout.PhaseRolledBack, res.Phase)
+		assert.Contains(t, res.Reason, "canary error rate 20.00% > 5.00%")
+		assert.FileExists(t, res.IncidentReport)
+		_, running := e.deploy.Running(quickSpec("bad"), rollout.RoleCanary)
+		assert.False(t, running)
+	})
+
+	t.Run("aborted while waiting for approval", func(t *testing.T) {
+		require.Eventually(t, func() bool {
+			s, err := control.Status(ctx, e.c, gated.GetID())
+			return err == nil && s.Phase == rollout.PhaseAwaitApproval
+		}, 30*time.Second, 100*time.Millisecond)
+		require.NoError(t, control.Signal(ctx, e.c, gated.GetID(), rollout.SignalAbort, rollout.Abort{Reason: "wrong build", By: "it"}))
+		res, err := control.Wait(ctx, e.c, gated.GetID())
+		require.NoError(t, err)
+		assert.Equal(t, rollout.PhaseRolledBack, res.Phase)
+		assert.Equal(t, "aborted by it: wrong build", res.Reason)
+	})
+
+	t.Run("a finished rollout's app can be rolled out again", func(t *testing.T) {
+		again, err := control.Start(ctx, e.c, quickSpec("good"), "it")
+		require.NoError(t, err)
+		require.NoError(t, control.Signal(ctx, e.c, again.GetID(), rollout.SignalAbort, rollout.Abort{By: "it"}))
+		res, err := control.Wait(ctx, e.c, again.GetID())
+		require.NoError(t, err)
+		assert.Equal(t, rollout.PhaseRolledBack, res.Phase)
+	})
+
+	// Every real history must replay on the current code; with
+	// CANARYFLOW_CAPTURE_HISTORIES=1 they become the committed replay fixtures.
+	for name, run := range map[string]client.WorkflowRun{"promoted": good, "rolled-back": bad, "aborted": gated} {
+		t.Run("history replays: "+name, func(t *testing.T) {
+			data := history(ctx, t, e.c, run)
+			replayer := worker.NewWorkflowReplayer()
+			replayer.RegisterWorkflow(workflows.CanaryRollout)
+			path := filepath.Join(t.TempDir(), name+".json")
+			require.NoError(t, os.WriteFile(path, data, 0o644))
+			require.NoError(t, replayer.ReplayWorkflowHistoryFromJSONFile(nil, path))
+			if os.Getenv("CANARYFLOW_CAPTURE_HISTORIES") == "1" {
+				dst := filepath.Join("..", "workflows", "testdata", "histories", name+".json")
+				require.NoError(t, os.MkdirAll(filepath.Dir(dst), 0o755))
+				require.NoError(t, os.WriteFile(dst, data, 0o644))
+				t.Logf("captured %s", dst)
+			}
+		})
+	}
+}
+
+func history(ctx context.Context, t *testing.T, c client.Client, run client.WorkflowRun) []byte {
+	it := c.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), false, 0)
+	var events []*historypb.HistoryEvent
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		events = append(events, ev)
+	}
+	data, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(&historypb.History{Events: events})
+	require.NoError(t, err)
+	return data
+}
+
+func TestInvalidSpecStartsNothing(t *testing.T) {
+	e := startEngine(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	spec := quickSpec("Not_Valid")
+	spec.Steps = []rollout.Step{rollout.Weight(0)}
+	_, err := control.Start(ctx, e.c, spec, "it")
+	var v *rollout.ValidationError
+	require.True(t, errors.As(err, &v), "got %v", err)
+	assert.Len(t, v.Problems, 2)
+	_, err = e.c.DescribeWorkflowExecution(ctx, rollout.WorkflowID("it", "Not_Valid"), "")
+	var nf *serviceerror.NotFound
+	assert.True(t, errors.As(err, &nf), "no workflow may exist, got %v", err)
+}
+
+func TestAWorkerKilledMidRolloutLosesNothing(t *testing.T) {
+	e := startEngine(t)
+	stop := e.startWorker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	spec := quickSpec("durable")
+	spec.Steps = []rollout.Step{rollout.Weight(10), rollout.Hold(4 * time.Second), rollout.Weight(50), rollout.Hold(2 * time.Second)}
+	run, err := control.Start(ctx, e.c, spec, "it")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		s, err := control.Status(ctx, e.c, run.GetID())
+		return err == nil && s.Step == 1
+	}, 30*time.Second, 50*time.Millisecond)
+	stop() // the worker dies in the middle of the 10 % hold
+	time.Sleep(2 * time.Second)
+	e.startWorker(t) // a new worker picks the rollout up where it was
+	res, err := control.Wait(ctx, e.c, run.GetID())
+	require.NoError(t, err)
+	assert.Equal(t, rollout.PhasePromoted, res.Phase)
+	assert.Equal(t, []int{10, 50, 0}, e.router.History(), "no step lost or repeated")
+	assert.Equal(t, []string{"deploy canary v2", "deploy stable v2", "remove canary"}, e.deploy.Calls())
+}

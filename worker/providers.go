@@ -1,0 +1,78 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/canaryflow/canaryflow/activities"
+	deploylocal "github.com/canaryflow/canaryflow/activities/deploy/local"
+	deploymem "github.com/canaryflow/canaryflow/activities/deploy/memory"
+	metricsmem "github.com/canaryflow/canaryflow/activities/metrics/memory"
+	notifylog "github.com/canaryflow/canaryflow/activities/notify/log"
+	trafficmem "github.com/canaryflow/canaryflow/activities/traffic/memory"
+)
+
+// config is what the worker needs to build its providers. Each provider kind
+// is served only when what it needs is configured; a spec naming a kind the
+// worker lacks is refused in preflight, before anything is touched.
+type config struct {
+	incidentDir   string
+	prometheusURL string
+	demoBinary    string
+	stateDir      string
+	dryRun        bool
+}
+
+func (c *config) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.incidentDir, "incident-dir", "incidents", "where rollback incident reports are written")
+	fs.StringVar(&c.prometheusURL, "prometheus-url", envOr("PROMETHEUS_URL", "http://127.0.0.1:9090"), "Prometheus used when a spec names none (env PROMETHEUS_URL)")
+	fs.StringVar(&c.demoBinary, "demo-binary", "", "demoapp executable: enables the local deployer (kind local) that runs versions as processes")
+	fs.StringVar(&c.stateDir, "state-dir", ".canaryflow", "local deployer state and logs")
+	fs.BoolVar(&c.dryRun, "dry-run-providers", false, "also serve the in-memory kinds (kind memory): rollouts that touch nothing, for trying the engine")
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// activities builds the providers this worker serves.
+func (c *config) activities(logger *slog.Logger) (*activities.Activities, error) {
+	a := &activities.Activities{
+		Deployers:   map[string]activities.Deployer{},
+		Routers:     map[string]activities.TrafficRouter{},
+		Metrics:     map[string]activities.MetricsSource{},
+		Notifiers:   map[string]activities.Notifier{"log": notifylog.Notifier{Logger: logger}},
+		IncidentDir: c.incidentDir,
+	}
+	if c.demoBinary != "" {
+		d, err := deploylocal.New(deploylocal.Config{
+			Binary: c.demoBinary, StateDir: filepath.Join(c.stateDir, "state"), LogDir: filepath.Join(c.stateDir, "logs"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("local deployer: %w", err)
+		}
+		a.Deployers["local"] = d
+	}
+	if c.dryRun {
+		a.Deployers["memory"] = deploymem.New()
+		a.Routers["memory"] = trafficmem.New()
+		a.Metrics["memory"] = metricsmem.New(nil)
+	}
+	return a, nil
+}
+
+func (c *config) describe(a *activities.Activities) string {
+	keys := func(m []string) string { return strings.Join(m, ",") }
+	return fmt.Sprintf("deploy=%s traffic=%s metrics=%s notify=%s",
+		keys(slices.Sorted(maps.Keys(a.Deployers))), keys(slices.Sorted(maps.Keys(a.Routers))),
+		keys(slices.Sorted(maps.Keys(a.Metrics))), keys(slices.Sorted(maps.Keys(a.Notifiers))))
+}

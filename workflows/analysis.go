@@ -1,0 +1,116 @@
+package workflows
+
+import (
+	"fmt"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/canaryflow/canaryflow/activities"
+	"github.com/canaryflow/canaryflow/rollout"
+)
+
+// analyze measures every interval while the canary has traffic, until
+// promotion begins. A verdict that exceeds a limit stops the main flow at once.
+func (r *run) analyze(ctx workflow.Context) {
+	every := r.spec.Analysis.Interval.D()
+	for {
+		if _, err := workflow.AwaitWithTimeout(ctx, every, func() bool { return r.analysisDone }); err != nil {
+			return
+		}
+		if r.analysisDone || ctx.Err() != nil {
+			return
+		}
+		if r.status.Weight == 0 {
+			continue
+		}
+		r.measure(ctx, "background")
+	}
+}
+
+// gate is an inline analysis step: it passes after n successful measurements
+// in a row. Anything else resets the count; limits decide when to give up.
+func (r *run) gate(ctx workflow.Context, n int) error {
+	every := r.spec.Analysis.Interval.D()
+	for ok := 0; ok < n; {
+		if _, err := workflow.AwaitWithTimeout(ctx, every, func() bool { return r.promoteNow }); err != nil {
+			return err
+		}
+		if r.promoteNow {
+			return nil
+		}
+		if r.measure(ctx, "gate") == rollout.Successful {
+			ok++
+		} else {
+			ok = 0
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	r.event(ctx, "gate", fmt.Sprintf("analysis gate passed: %d successful measurements in a row", n), "")
+	return nil
+}
+
+// measure takes, judges and records one measurement, and stops the rollout
+// when a limit is exceeded. Too little traffic is Inconclusive, never a pass.
+func (r *run) measure(ctx workflow.Context, kind string) rollout.Verdict {
+	weight := r.status.Weight
+	var res activities.MeasureResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts.measure(r.spec)), a.Measure, r.spec).Get(ctx, &res)
+	if ctx.Err() != nil || r.analysisDone {
+		return ""
+	}
+	m := rollout.Measurement{At: workflow.Now(ctx), Step: r.status.Step, Weight: weight, Sample: res.Sample}
+	switch {
+	case err != nil:
+		m.Verdict, m.Reasons = rollout.Error, []string{rootMessage(err)}
+	case res.Verdict != "":
+		m.Verdict, m.Reasons = res.Verdict, []string{res.Reason}
+	default:
+		m.Verdict, m.Reasons = rollout.Evaluate(r.spec.Analysis.Thresholds, res.Sample)
+	}
+	r.record(m)
+	workflow.GetLogger(ctx).Info("measurement", "kind", kind, "weight", weight, "verdict", m.Verdict, "reasons", m.Reasons)
+	if cause := r.overLimit(m); cause != "" {
+		r.stopWith(ctx, cause, "")
+	}
+	return m.Verdict
+}
+
+func (r *run) record(m rollout.Measurement) {
+	r.status.Measurements = append(r.status.Measurements, m)
+	if n := len(r.status.Measurements); n > maxMeasurements {
+		r.status.Measurements = r.status.Measurements[n-maxMeasurements:]
+	}
+}
+
+// overLimit updates the counters with m and returns a rollback cause if a
+// limit is now exceeded.
+func (r *run) overLimit(m rollout.Measurement) string {
+	l := r.spec.Analysis.Limits
+	why := joinReasons(m.Reasons)
+	switch m.Verdict {
+	case rollout.Successful:
+		r.inconclusive, r.errorsInARow = 0, 0
+	case rollout.Failed:
+		r.failures++
+		r.errorsInARow = 0
+		if r.failures > *l.MaxFailures {
+			return fmt.Sprintf("analysis failed at %d%% canary weight: %s", m.Weight, why)
+		}
+	case rollout.Inconclusive:
+		r.inconclusive++
+		r.errorsInARow = 0
+		if r.inconclusive > *l.MaxInconclusive {
+			return fmt.Sprintf("analysis inconclusive %d times in a row at %d%% canary weight (limit %d): %s",
+				r.inconclusive, m.Weight, *l.MaxInconclusive, why)
+		}
+	case rollout.Error:
+		r.errorsInARow++
+		if r.errorsInARow > *l.MaxConsecutiveErrors {
+			return fmt.Sprintf("metrics unavailable: %d measurement errors in a row (limit %d): %s",
+				r.errorsInARow, *l.MaxConsecutiveErrors, why)
+		}
+	}
+	return ""
+}

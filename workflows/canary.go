@@ -1,0 +1,202 @@
+// Package workflows holds CanaryRollout, the durable workflow that takes one
+// canary from deployment to promotion or rollback. It is deterministic
+// orchestration only: every side effect is an activity, every rule lives in
+// package rollout, and the function below reads like the plan it runs.
+package workflows
+
+import (
+	"errors"
+	"fmt"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/canaryflow/canaryflow/activities"
+	"github.com/canaryflow/canaryflow/rollout"
+)
+
+// TaskQueue is where the worker listens and the starter sends rollouts.
+const TaskQueue = "canaryflow"
+
+// Error types a rollout ends with, for callers telling outcomes apart.
+const (
+	ErrTypeInvalidSpec = "InvalidSpec"
+	ErrTypeRolledBack  = "RolledBack"
+)
+
+// Input starts a rollout.
+type Input struct {
+	Spec rollout.Spec `json:"spec"`
+	// By names who started it, for the event log.
+	By string `json:"by,omitempty"`
+}
+
+// Result is how a rollout ended.
+type Result struct {
+	Phase          rollout.Phase `json:"phase"`
+	Reason         string        `json:"reason,omitempty"`
+	IncidentReport string        `json:"incidentReport,omitempty"`
+}
+
+// a is used only to name activities in a type-safe way; it is never called.
+var a *activities.Activities
+
+// CanaryRollout deploys the canary at weight 0, smoke-tests it, walks the
+// steps while analysis watches canary against stable, then promotes. Any
+// failure, abort or cancellation rolls back by compensation.
+func CanaryRollout(ctx workflow.Context, in Input) (Result, error) {
+	spec := in.Spec.WithDefaults()
+	r := newRun(ctx, spec)
+	if err := r.listen(ctx); err != nil {
+		return Result{}, fmt.Errorf("registering handlers: %w", err)
+	}
+	r.event(ctx, "started", fmt.Sprintf("rollout of %s → %s", spec.Stable.Version, spec.Canary.Version), in.By)
+
+	if err := spec.Validate(); err != nil {
+		r.setPhase(ctx, rollout.PhaseRejected)
+		r.status.Reason = err.Error()
+		r.event(ctx, "rejected", err.Error(), "")
+		res := Result{Phase: rollout.PhaseRejected, Reason: err.Error()}
+		return res, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidSpec, nil, res)
+	}
+
+	mainCtx, cancel := workflow.WithCancel(ctx)
+	r.stop = cancel
+	err := r.run(mainCtx)
+	if err == nil {
+		return Result{Phase: rollout.PhasePromoted}, nil
+	}
+	return r.rollback(ctx, err)
+}
+
+// run is the happy path; it returns at the first failure, abort or cancellation.
+func (r *run) run(ctx workflow.Context) error {
+	spec := r.spec
+	if err := r.do(ctx, opts.preflight, a.Preflight, spec); err != nil {
+		return err
+	}
+	r.notify(ctx, "started", "info", fmt.Sprintf("Canary rollout of %s/%s started", spec.Namespace, spec.App),
+		fmt.Sprintf("%s → %s, %d steps", spec.Stable.Version, spec.Canary.Version, len(spec.Steps)))
+
+	r.setPhase(ctx, rollout.PhaseDeploying)
+	if err := r.deploy(ctx, rollout.RoleCanary, spec.Canary); err != nil {
+		return err
+	}
+
+	r.setPhase(ctx, rollout.PhaseSmokeTesting)
+	if err := r.smoke(ctx); err != nil {
+		return err
+	}
+
+	r.setPhase(ctx, rollout.PhaseProgressing)
+	workflow.Go(ctx, r.analyze)
+	for i, step := range spec.Steps {
+		if r.promoteNow {
+			r.event(ctx, "skipped", fmt.Sprintf("steps %d–%d skipped by promote", i+1, len(spec.Steps)), "")
+			break
+		}
+		if err := r.whilePaused(ctx); err != nil {
+			return err
+		}
+		if err := r.step(ctx, i, step); err != nil {
+			return err
+		}
+	}
+	if err := r.whilePaused(ctx); err != nil {
+		return err
+	}
+	return r.promote(ctx)
+}
+
+// step runs one entry of the plan.
+func (r *run) step(ctx workflow.Context, i int, s rollout.Step) error {
+	r.beginStep(ctx, i, s)
+	switch {
+	case s.SetWeight != nil:
+		return r.setWeight(ctx, opts.setWeight, *s.SetWeight)
+	case s.Pause != nil && s.Pause.Duration > 0:
+		_, err := workflow.AwaitWithTimeout(ctx, s.Pause.Duration.D(), func() bool { return r.promoteNow })
+		return err
+	case s.Pause != nil:
+		return r.awaitApproval(ctx, i, *s.Pause)
+	case s.Analysis != nil:
+		return r.gate(ctx, s.Analysis.Measurements)
+	}
+	return fmt.Errorf("step %d has nothing to do", i)
+}
+
+// deploy makes a role run a release and waits until it is ready.
+func (r *run) deploy(ctx workflow.Context, role rollout.Role, rel rollout.Release) error {
+	in := activities.DeployInput{Spec: r.spec, Role: role, Release: rel}
+	if err := r.do(ctx, opts.deploy, a.Deploy, in); err != nil {
+		return err
+	}
+	ready := activities.RoleInput{Spec: r.spec, Role: role}
+	if err := r.do(ctx, opts.waitReady(r.spec), a.WaitReady, ready); err != nil {
+		return fmt.Errorf("waiting for %s %s to be ready: %w", role, rel.Version, err)
+	}
+	r.event(ctx, "ready", fmt.Sprintf("%s runs %s and is ready", role, rel.Version), "")
+	return nil
+}
+
+// smoke runs the smoke tests; any failed check rolls back before traffic moves.
+func (r *run) smoke(ctx workflow.Context) error {
+	var report rollout.SmokeReport
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts.smoke), a.SmokeTest, r.spec).Get(ctx, &report); err != nil {
+		return fmt.Errorf("smoke testing the canary: %w", err)
+	}
+	r.status.Smoke = &report
+	if !report.Passed() {
+		return &failure{fmt.Sprintf("smoke tests failed: %s", joinReasons(report.Failures()))}
+	}
+	r.event(ctx, "smoke", fmt.Sprintf("%d smoke checks passed", len(report.Checks)), "")
+	return nil
+}
+
+// promote moves stable to the canary's version, then all traffic to stable,
+// then removes the canary. The traffic switch is the point of no return.
+func (r *run) promote(ctx workflow.Context) error {
+	r.setPhase(ctx, rollout.PhasePromoting)
+	r.analysisDone = true
+	r.stableChanged = true
+	if err := r.deploy(ctx, rollout.RoleStable, r.spec.Canary); err != nil {
+		return err
+	}
+	if err := r.setWeight(ctx, opts.setWeight, 0); err != nil {
+		return err
+	}
+	r.promoted = true
+	r.status.Stable = r.spec.Canary
+	// The canary no longer serves anything; its removal is cleanup that must not undo the promotion.
+	cleanup, _ := workflow.NewDisconnectedContext(ctx)
+	if err := r.do(cleanup, opts.remove, a.Remove, activities.RoleInput{Spec: r.spec, Role: rollout.RoleCanary}); err != nil {
+		r.event(ctx, "cleanup-failed", fmt.Sprintf("promoted, but removing the canary failed: %v", err), "")
+		r.notify(cleanup, "cleanup-failed", "warning", fmt.Sprintf("%s/%s promoted; canary removal failed", r.spec.Namespace, r.spec.App), err.Error())
+	}
+	r.setPhase(ctx, rollout.PhasePromoted)
+	r.event(ctx, "promoted", fmt.Sprintf("stable now runs %s", r.spec.Canary.Version), "")
+	r.notify(cleanup, "promoted", "info", fmt.Sprintf("Canary %s of %s/%s promoted", r.spec.Canary.Version, r.spec.Namespace, r.spec.App),
+		fmt.Sprintf("%d measurements, last verdict %s", len(r.status.Measurements), r.lastVerdict()))
+	return nil
+}
+
+// failure is a rollback cause that is a decision, not an infrastructure error.
+type failure struct{ msg string }
+
+func (f *failure) Error() string { return f.msg }
+
+// reasonFor names why the main flow stopped, preferring the recorded cause
+// (abort, analysis) over the cancellation error it produced.
+func (r *run) reasonFor(err error) string {
+	if r.cause != "" {
+		return r.cause
+	}
+	var f *failure
+	if errors.As(err, &f) {
+		return f.msg
+	}
+	if temporal.IsCanceledError(err) {
+		return "workflow cancelled"
+	}
+	return err.Error()
+}

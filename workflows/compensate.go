@@ -1,0 +1,73 @@
+package workflows
+
+import (
+	"fmt"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/canaryflow/canaryflow/activities"
+	"github.com/canaryflow/canaryflow/rollout"
+)
+
+// rollback compensates in a context that survives the workflow's own
+// cancellation: traffic to stable first, then stable back to its release if
+// promotion had moved it, then the canary removed; then people are told and
+// an incident report is written. Every step is idempotent, and the rollout
+// always ends in a known phase: RolledBack, or RollbackFailed naming what is left.
+func (r *run) rollback(ctx workflow.Context, cause error) (Result, error) {
+	reason := r.reasonFor(cause)
+	r.analysisDone = true
+	r.status.Reason = reason
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	r.setPhase(dctx, rollout.PhaseRollingBack)
+	r.event(dctx, "rollback", "rolling back: "+reason, "")
+
+	var left []string
+	if r.promoted {
+		left = append(left, "nothing to roll back: traffic had already moved to the promoted stable")
+	} else {
+		weightErr := r.setWeight(dctx, opts.compensate, 0)
+		if weightErr != nil {
+			left = append(left, weightErr.Error())
+		}
+		if r.stableChanged {
+			if err := r.deploy(dctx, rollout.RoleStable, r.spec.Stable); err != nil {
+				left = append(left, "restoring stable: "+err.Error())
+			}
+		}
+		// The canary is removed only once no traffic can reach it.
+		if weightErr == nil {
+			if err := r.do(dctx, opts.remove, a.Remove, activities.RoleInput{Spec: r.spec, Role: rollout.RoleCanary}); err != nil {
+				left = append(left, "removing the canary: "+err.Error())
+			}
+		}
+	}
+
+	phase, severity := rollout.PhaseRolledBack, "critical"
+	if len(left) > 0 && !r.promoted {
+		phase = rollout.PhaseRollbackFailed
+		r.event(dctx, "rollback-failed", "compensation incomplete, a human must look: "+joinReasons(left), "")
+	} else {
+		r.event(dctx, "rolled-back", fmt.Sprintf("canary removed, stable %s serves all traffic", r.spec.Stable.Version), "")
+	}
+	r.setPhase(dctx, phase)
+
+	info := workflow.GetInfo(ctx)
+	incident := rollout.Incident{RolloutID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID, Status: r.status}
+	var path string
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(dctx, opts.notify), a.WriteIncident, incident).Get(dctx, &path); err != nil {
+		r.event(dctx, "incident-failed", "writing the incident report: "+rootMessage(err), "")
+	} else {
+		r.status.IncidentReport = path
+	}
+	r.notify(dctx, string(phase), severity, fmt.Sprintf("Canary %s of %s/%s %s", r.spec.Canary.Version, r.spec.Namespace, r.spec.App, phase),
+		fmt.Sprintf("%s\nincident report: %s", reason, r.status.IncidentReport))
+
+	res := Result{Phase: phase, Reason: reason, IncidentReport: r.status.IncidentReport}
+	if temporal.IsCanceledError(cause) && r.cause == "" {
+		// Cancelled from outside: report it as such once compensation is done.
+		return res, temporal.NewCanceledError(res)
+	}
+	return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %s", phase, reason), ErrTypeRolledBack, nil, res)
+}

@@ -1,0 +1,171 @@
+package workflows
+
+import (
+	"fmt"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/canaryflow/canaryflow/rollout"
+)
+
+// listen registers the status query and starts the loop that applies signals.
+// A signal that does not apply now changes nothing and is recorded as ignored.
+func (r *run) listen(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, rollout.QueryStatus, func() (rollout.Status, error) {
+		return r.status, nil
+	}); err != nil {
+		return err
+	}
+	approve := workflow.GetSignalChannel(ctx, rollout.SignalApprove)
+	abort := workflow.GetSignalChannel(ctx, rollout.SignalAbort)
+	promote := workflow.GetSignalChannel(ctx, rollout.SignalPromote)
+	pause := workflow.GetSignalChannel(ctx, rollout.SignalPause)
+	resume := workflow.GetSignalChannel(ctx, rollout.SignalResume)
+
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(approve, func(c workflow.ReceiveChannel, _ bool) {
+		var p rollout.Approval
+		c.Receive(ctx, &p)
+		r.onApprove(ctx, p)
+	})
+	sel.AddReceive(abort, func(c workflow.ReceiveChannel, _ bool) {
+		var p rollout.Abort
+		c.Receive(ctx, &p)
+		r.onAbort(ctx, p)
+	})
+	sel.AddReceive(promote, func(c workflow.ReceiveChannel, _ bool) {
+		var p rollout.Actor
+		c.Receive(ctx, &p)
+		r.onPromote(ctx, p)
+	})
+	sel.AddReceive(pause, func(c workflow.ReceiveChannel, _ bool) {
+		var p rollout.Actor
+		c.Receive(ctx, &p)
+		r.onPause(ctx, p, true)
+	})
+	sel.AddReceive(resume, func(c workflow.ReceiveChannel, _ bool) {
+		var p rollout.Actor
+		c.Receive(ctx, &p)
+		r.onPause(ctx, p, false)
+	})
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			sel.Select(ctx)
+		}
+	})
+	return nil
+}
+
+// active reports whether the steps are still running, so control signals apply.
+func (r *run) active() bool {
+	switch r.status.Phase {
+	case rollout.PhaseValidating, rollout.PhaseDeploying, rollout.PhaseSmokeTesting,
+		rollout.PhaseProgressing, rollout.PhaseAwaitApproval, rollout.PhasePaused:
+		return r.cause == ""
+	}
+	return false
+}
+
+func (r *run) ignored(ctx workflow.Context, signal, why, by string) {
+	r.event(ctx, "ignored", fmt.Sprintf("%s ignored: %s", signal, why), by)
+}
+
+func (r *run) onApprove(ctx workflow.Context, p rollout.Approval) {
+	switch {
+	case r.waiting == nil:
+		r.ignored(ctx, rollout.SignalApprove, "no step is waiting for approval", p.By)
+	case p.Step != nil && *p.Step != *r.waiting:
+		r.ignored(ctx, rollout.SignalApprove, fmt.Sprintf("it names step %d but step %d is waiting", *p.Step, *r.waiting), p.By)
+	default:
+		r.approved[*r.waiting] = true
+		by := p.By
+		if by == "" {
+			by = "unknown"
+		}
+		r.status.ApprovedBy = append(r.status.ApprovedBy, by)
+		r.event(ctx, "approved", fmt.Sprintf("step %d approved", *r.waiting+1), p.By)
+	}
+}
+
+func (r *run) onAbort(ctx workflow.Context, p rollout.Abort) {
+	if !r.active() {
+		r.ignored(ctx, rollout.SignalAbort, fmt.Sprintf("the rollout is %s", r.status.Phase), p.By)
+		return
+	}
+	reason := "aborted"
+	if p.By != "" {
+		reason += " by " + p.By
+	}
+	if p.Reason != "" {
+		reason += ": " + p.Reason
+	}
+	r.stopWith(ctx, reason, p.By)
+}
+
+func (r *run) onPromote(ctx workflow.Context, p rollout.Actor) {
+	if !r.active() || r.status.Phase != rollout.PhaseProgressing && r.status.Phase != rollout.PhaseAwaitApproval && r.status.Phase != rollout.PhasePaused {
+		r.ignored(ctx, rollout.SignalPromote, fmt.Sprintf("the rollout is %s; promote applies once traffic is moving", r.status.Phase), p.By)
+		return
+	}
+	r.promoteNow = true
+	r.paused = false
+	r.event(ctx, "promote", "remaining steps skipped: promoting now", p.By)
+}
+
+func (r *run) onPause(ctx workflow.Context, p rollout.Actor, pause bool) {
+	name := rollout.SignalResume
+	if pause {
+		name = rollout.SignalPause
+	}
+	switch {
+	case !r.active():
+		r.ignored(ctx, name, fmt.Sprintf("the rollout is %s", r.status.Phase), p.By)
+	case r.paused == pause:
+		r.ignored(ctx, name, fmt.Sprintf("the rollout is already %s", map[bool]string{true: "paused", false: "running"}[pause]), p.By)
+	default:
+		r.paused = pause
+		r.event(ctx, name, map[bool]string{true: "steps paused; analysis continues", false: "steps resumed"}[pause], p.By)
+	}
+}
+
+// whilePaused blocks step progression while a pause signal holds it.
+func (r *run) whilePaused(ctx workflow.Context) error {
+	if !r.paused {
+		return nil
+	}
+	prev := r.status.Phase
+	r.setPhase(ctx, rollout.PhasePaused)
+	err := workflow.Await(ctx, func() bool { return !r.paused })
+	if err == nil {
+		r.setPhase(ctx, prev)
+	}
+	return err
+}
+
+// awaitApproval holds step i until approved, promoted, or its timeout passes.
+func (r *run) awaitApproval(ctx workflow.Context, i int, p rollout.Pause) error {
+	r.waiting = &i
+	defer func() { r.waiting = nil }()
+	r.setPhase(ctx, rollout.PhaseAwaitApproval)
+	r.notify(ctx, "approval-needed", "info", fmt.Sprintf("%s/%s canary waits for approval", r.spec.Namespace, r.spec.App),
+		fmt.Sprintf("step %d at weight %d%%: send the approve signal to continue", i+1, r.status.Weight))
+	done := func() bool { return r.approved[i] || r.promoteNow }
+	if p.Timeout == 0 {
+		if err := workflow.Await(ctx, done); err != nil {
+			return err
+		}
+	} else {
+		ok, err := workflow.AwaitWithTimeout(ctx, p.Timeout.D(), done)
+		if err != nil {
+			return err
+		}
+		if !ok && p.OnTimeout == rollout.OnTimeoutAbort {
+			return &failure{fmt.Sprintf("approval of step %d not given within %s", i+1, p.Timeout.D())}
+		}
+		if !ok {
+			r.event(ctx, "approval-timeout", fmt.Sprintf("no approval within %s: proceeding as the plan says", p.Timeout.D()), "")
+		}
+	}
+	r.setPhase(ctx, rollout.PhaseProgressing)
+	return nil
+}

@@ -1,0 +1,151 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/canaryflow/canaryflow/activities"
+	"github.com/canaryflow/canaryflow/rollout"
+)
+
+// maxMeasurements bounds the measurements kept in status so a long rollout
+// does not grow the query result (and the incident report) without limit.
+const maxMeasurements = 50
+
+// run is one rollout's mutable state. Workflow coroutines are cooperative, so
+// the signal loop, the analysis loop and the main flow share it without locks.
+type run struct {
+	spec   rollout.Spec
+	status rollout.Status
+	// stop cancels the main flow; cause says why, for the rollback reason.
+	stop  workflow.CancelFunc
+	cause string
+
+	paused     bool
+	promoteNow bool
+	waiting    *int         // step index waiting for approval, if any
+	approved   map[int]bool // steps approved
+
+	analysisDone  bool
+	failures      int
+	inconclusive  int // consecutive
+	errorsInARow  int
+	stableChanged bool // stable was moved to the canary's version
+	promoted      bool // traffic went to the promoted stable: no way back
+}
+
+func newRun(ctx workflow.Context, spec rollout.Spec) *run {
+	return &run{
+		spec:     spec,
+		approved: map[int]bool{},
+		status: rollout.Status{
+			App: spec.App, Namespace: spec.Namespace,
+			Stable: spec.Stable, Canary: spec.Canary,
+			Phase: rollout.PhaseValidating, StepCount: len(spec.Steps), Step: -1,
+			StepStartedAt: workflow.Now(ctx),
+			Events:        []rollout.Event{},
+		},
+	}
+}
+
+func (r *run) setPhase(ctx workflow.Context, p rollout.Phase) {
+	if r.status.Phase == p {
+		return
+	}
+	workflow.GetLogger(ctx).Info("phase", "from", r.status.Phase, "to", p)
+	r.status.Phase = p
+}
+
+func (r *run) event(ctx workflow.Context, kind, msg, by string) {
+	r.status.Events = append(r.status.Events, rollout.Event{At: workflow.Now(ctx), Kind: kind, Message: msg, By: by})
+	workflow.GetLogger(ctx).Info(msg, "event", kind, "by", by)
+}
+
+func (r *run) beginStep(ctx workflow.Context, i int, s rollout.Step) {
+	r.status.Step = i
+	r.status.StepName = s.Describe()
+	r.status.StepStartedAt = workflow.Now(ctx)
+	r.event(ctx, "step", fmt.Sprintf("step %d/%d: %s", i+1, len(r.spec.Steps), s.Describe()), "")
+}
+
+// stopWith records why the main flow must stop and cancels it. The first
+// cause wins: a later one is only logged.
+func (r *run) stopWith(ctx workflow.Context, cause, by string) {
+	if r.cause != "" || r.stop == nil {
+		r.event(ctx, "note", "also: "+cause, by)
+		return
+	}
+	r.cause = cause
+	r.event(ctx, "stopping", cause, by)
+	r.stop()
+}
+
+// do runs an activity and returns its error with Temporal's wrapping turned
+// into a readable message (the original stays reachable with errors.As).
+func (r *run) do(ctx workflow.Context, o workflow.ActivityOptions, fn any, args ...any) error {
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, o), fn, args...).Get(ctx, nil)
+	if err == nil {
+		return nil
+	}
+	return &activityFailure{msg: rootMessage(err), err: err}
+}
+
+type activityFailure struct {
+	msg string
+	err error
+}
+
+func (e *activityFailure) Error() string { return e.msg }
+func (e *activityFailure) Unwrap() error { return e.err }
+
+// rootMessage strips Temporal's envelope ("activity error (type: ..., ...)")
+// down to what the activity said, or what timed out.
+func rootMessage(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Message()
+	}
+	var to *temporal.TimeoutError
+	if errors.As(err, &to) {
+		return fmt.Sprintf("timed out (%s)", strings.ToLower(to.TimeoutType().String()))
+	}
+	if temporal.IsCanceledError(err) {
+		return "cancelled"
+	}
+	return err.Error()
+}
+
+func (r *run) setWeight(ctx workflow.Context, o workflow.ActivityOptions, w int) error {
+	if err := r.do(ctx, o, a.SetWeight, activities.WeightInput{Spec: r.spec, Weight: w}); err != nil {
+		return err
+	}
+	r.status.Weight = w
+	r.event(ctx, "weight", fmt.Sprintf("canary weight %d%%", w), "")
+	return nil
+}
+
+// notify announces an event; a notifier that is down must never change a
+// rollout's outcome, so its failure is only recorded.
+func (r *run) notify(ctx workflow.Context, event, severity, title, text string) {
+	info := workflow.GetInfo(ctx)
+	n := rollout.Notification{
+		RolloutID: info.WorkflowExecution.ID, App: r.spec.App, Namespace: r.spec.Namespace,
+		Event: event, Title: title, Text: text, At: workflow.Now(ctx), Severity: severity,
+	}
+	if err := r.do(ctx, opts.notify, a.Notify, r.spec.Notify.Kind, n); err != nil {
+		r.event(ctx, "notify-failed", fmt.Sprintf("notifying %s: %v", event, err), "")
+	}
+}
+
+func (r *run) lastVerdict() rollout.Verdict {
+	if m, ok := r.status.LastMeasurement(); ok {
+		return m.Verdict
+	}
+	return "none"
+}
+
+func joinReasons(rs []string) string { return strings.Join(rs, "; ") }
