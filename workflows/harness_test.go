@@ -59,8 +59,8 @@ func newHarness(t *testing.T, script metricsmem.Script) *harness {
 func testSpec() rollout.Spec {
 	return rollout.Spec{
 		Version: rollout.FormatV1, App: "shop", Namespace: "prod",
-		Stable:  rollout.Release{Version: "v1"}, Canary: rollout.Release{Version: "v2"},
-		Deploy:  rollout.Deploy{Kind: "memory"}, Traffic: rollout.Traffic{Kind: "memory"},
+		Stable: rollout.Release{Version: "v1"}, Canary: rollout.Release{Version: "v2"},
+		Deploy: rollout.Deploy{Kind: "memory"}, Traffic: rollout.Traffic{Kind: "memory"},
 		Metrics: rollout.Metrics{Kind: "memory"}, Smoke: rollout.Smoke{Skip: true},
 	}
 }
