@@ -30,13 +30,15 @@ var (
 
 // Notification is one announcement to the team (Slack or the log).
 type Notification struct {
-	RolloutID string    `json:"rolloutID"`
-	App       string    `json:"app"`
-	Namespace string    `json:"namespace"`
-	Event     string    `json:"event"`
-	Title     string    `json:"title"`
-	Text      string    `json:"text"`
-	At        time.Time `json:"at"`
+	RolloutID string `json:"rolloutID"`
+	App       string `json:"app"`
+	Namespace string `json:"namespace"`
+	Event     string `json:"event"`
+	// Channel is the spec's notify.channel; empty means the notifier's default.
+	Channel string    `json:"channel,omitempty"`
+	Title   string    `json:"title"`
+	Text    string    `json:"text"`
+	At      time.Time `json:"at"`
 	// Severity is info, warning or critical.
 	Severity string `json:"severity"`
 }

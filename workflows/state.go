@@ -134,7 +134,7 @@ func (r *run) notify(ctx workflow.Context, event, severity, title, text string) 
 	info := workflow.GetInfo(ctx)
 	n := rollout.Notification{
 		RolloutID: info.WorkflowExecution.ID, App: r.spec.App, Namespace: r.spec.Namespace,
-		Event: event, Title: title, Text: text, At: workflow.Now(ctx), Severity: severity,
+		Event: event, Channel: r.spec.Notify.Channel, Title: title, Text: text, At: workflow.Now(ctx), Severity: severity,
 	}
 	if err := r.do(ctx, opts.notify, a.Notify, r.spec.Notify.Kind, n); err != nil {
 		r.event(ctx, "notify-failed", fmt.Sprintf("notifying %s: %v", event, err), "")
