@@ -1,0 +1,144 @@
+package middleware
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metric names, the ones the reference system's dashboards and canaryflow's
+// default analysis queries (rollout.DefaultMetric) already use.
+const (
+	MetricDuration = "http_request_duration_seconds"
+	MetricRequests = "http_requests_total"
+	MetricInFlight = "http_requests_in_flight"
+)
+
+// Label values used when the real value would make the series unbounded.
+const (
+	LabelOther   = "other"
+	LabelUnknown = "unknown"
+)
+
+// DefaultBuckets has edges at the rollback thresholds (p95 < 2 s, 1.5 ×
+// stable) so histogram_quantile is exact where the verdicts are decided.
+var DefaultBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, .75, 1, 1.5, 2, 3, 5, 10}
+
+// MetricsOptions configures NewMetrics.
+type MetricsOptions struct {
+	// Routes are the known route patterns in net/http.ServeMux syntax
+	// ("/api/properties", "GET /api/users/{id}"); a request matching none of
+	// them is labelled route="other", so raw paths never become label values.
+	Routes []string
+	// Buckets are the duration histogram's upper bounds; nil uses DefaultBuckets.
+	Buckets []float64
+}
+
+// Metrics records request metrics labelled with version so analysis can
+// compare canary against stable. It is safe for concurrent use.
+type Metrics struct {
+	duration *prometheus.HistogramVec
+	requests *prometheus.CounterVec
+	inFlight *prometheus.GaugeVec
+	routes   *routeMatcher
+}
+
+// NewMetrics creates the three collectors and registers them with reg (nil
+// means prometheus.DefaultRegisterer, which promhttp.Handler serves).
+func NewMetrics(reg prometheus.Registerer, opts MetricsOptions) (*Metrics, error) {
+	if reg == nil {
+		reg = prometheus.DefaultRegisterer
+	}
+	routes, err := newRouteMatcher(opts.Routes)
+	if err != nil {
+		return nil, fmt.Errorf("creating request metrics: %w", err)
+	}
+	buckets := opts.Buckets
+	if len(buckets) == 0 {
+		buckets = DefaultBuckets
+	}
+	labels := []string{"version", "method", "route", "code"}
+	m := &Metrics{
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    MetricDuration,
+			Help:    "Time to serve an HTTP request, by version, method, route and status code.",
+			Buckets: buckets,
+		}, labels),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: MetricRequests,
+			Help: "HTTP requests served, by version, method, route and status code.",
+		}, labels),
+		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: MetricInFlight,
+			Help: "HTTP requests being served, by version.",
+		}, []string{"version"}),
+		routes: routes,
+	}
+	var errs []error
+	for _, c := range []prometheus.Collector{m.duration, m.requests, m.inFlight} {
+		if err := reg.Register(c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("registering request metrics: %w", err)
+	}
+	return m, nil
+}
+
+// Handler records every request next serves. version is called before next
+// runs (the in-flight gauge needs it), so it must not depend on what next
+// does: wrap each backend inside Splitter.Handler, or use FixedVersion in a
+// process that only ever runs one version. An empty version is recorded as
+// "unknown"; a nil version func records everything as "unknown".
+func (m *Metrics) Handler(version func(*http.Request) string, next http.Handler) http.Handler {
+	if version == nil {
+		version = FixedVersion(LabelUnknown)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := version(r)
+		if v == "" {
+			v = LabelUnknown
+		}
+		gauge := m.inFlight.WithLabelValues(v)
+		gauge.Inc()
+		sw := &statusWriter{ResponseWriter: w}
+		start := time.Now()
+		finished := false
+		defer func() {
+			gauge.Dec()
+			code := sw.code
+			if code == 0 {
+				// Nothing written: a handler that returns normally has sent
+				// 200; one that panicked has failed the request.
+				code = http.StatusOK
+				if !finished {
+					code = http.StatusInternalServerError
+				}
+			}
+			method, route, codeLabel := methodLabel(r.Method), m.routes.route(r), codeLabel(code)
+			m.duration.WithLabelValues(v, method, route, codeLabel).Observe(time.Since(start).Seconds())
+			m.requests.WithLabelValues(v, method, route, codeLabel).Inc()
+		}()
+		next.ServeHTTP(sw, r)
+		finished = true
+	})
+}
+
+// FixedVersion labels every request with v, for a process that runs one
+// version (the demo service started as stable or as canary).
+func FixedVersion(v string) func(*http.Request) string {
+	return func(*http.Request) string { return v }
+}
+
+// VersionOf labels a request with the choice a Splitter upstream recorded in
+// its context, or "unknown" when there was none.
+func VersionOf(r *http.Request) string {
+	if v, ok := VersionFrom(r.Context()); ok {
+		return v
+	}
+	return LabelUnknown
+}
