@@ -1,0 +1,206 @@
+// Package prometheus is the MetricsSource that judges a canary by the
+// request-duration histogram every canaryflow app exports, labelled with
+// version="stable" or "canary": it asks Prometheus's HTTP API for each
+// version's request rate, 5xx share and p95/p99 over the analysis window.
+//
+// It satisfies activities.MetricsSource structurally, so the activities
+// package can depend on it without an import cycle.
+package prometheus
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	promapi "github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/canaryflow/canaryflow/rollout"
+)
+
+// DefaultQueryTimeout bounds each query unless WithQueryTimeout says otherwise;
+// an analysis interval is a minute, so a stuck Prometheus must not eat it.
+const DefaultQueryTimeout = 10 * time.Second
+
+// checkLookback is how far back Check looks for the metric's series: an app
+// that has served in the last hour has them, even if idle right now.
+const checkLookback = time.Hour
+
+// Source measures canary against stable in Prometheus.
+type Source struct {
+	defaultAddress string
+	queryTimeout   time.Duration
+	transport      http.RoundTripper
+	log            *slog.Logger
+}
+
+// Option configures a Source.
+type Option func(*Source)
+
+// WithQueryTimeout bounds each query, both in the client and (rounded up to
+// whole seconds) as Prometheus's own evaluation timeout.
+func WithQueryTimeout(d time.Duration) Option {
+	return func(s *Source) {
+		if d > 0 {
+			s.queryTimeout = d
+		}
+	}
+}
+
+// WithRoundTripper sets the HTTP transport, for TLS or authentication in
+// front of a production Prometheus.
+func WithRoundTripper(rt http.RoundTripper) Option {
+	return func(s *Source) { s.transport = rt }
+}
+
+// WithLogger sets where query warnings from Prometheus are logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Source) {
+		if l != nil {
+			s.log = l
+		}
+	}
+}
+
+// New returns a Source that asks the spec's metrics.prometheus.address, or
+// defaultAddress (the worker's flag) when the spec names none. An address
+// without a scheme is taken as http://.
+func New(defaultAddress string, opts ...Option) *Source {
+	s := &Source{defaultAddress: defaultAddress, queryTimeout: DefaultQueryTimeout, log: slog.Default()}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// settings returns the spec's Prometheus section with the defaults a spec
+// that skipped WithDefaults would lack.
+func (s *Source) settings(spec rollout.Spec) rollout.PrometheusMetrics {
+	var p rollout.PrometheusMetrics
+	if spec.Metrics.Prometheus != nil {
+		p = *spec.Metrics.Prometheus
+	}
+	if p.Metric == "" {
+		p.Metric = rollout.DefaultMetric
+	}
+	if p.Address == "" {
+		p.Address = s.defaultAddress
+	}
+	return p
+}
+
+// client builds an API client for address; construction is cheap and the
+// default transport pools connections, so nothing is cached per address.
+func (s *Source) client(address string) (promv1.API, string, error) {
+	if address == "" {
+		return nil, "", fmt.Errorf("no Prometheus address: set metrics.prometheus.address or the worker's default: %w: %w",
+			rollout.ErrQueryFailed, rollout.ErrPermanent)
+	}
+	if !strings.Contains(address, "://") {
+		address = "http://" + address
+	}
+	c, err := promapi.NewClient(promapi.Config{Address: address, RoundTripper: s.transport})
+	if err != nil {
+		return nil, address, fmt.Errorf("creating a Prometheus client for %q: %w: %w", address, rollout.ErrQueryFailed, err)
+	}
+	return promv1.NewAPI(c), address, nil
+}
+
+// Measure returns canary and stable figures over window. Figures Prometheus
+// has no data for are NaN. It wraps rollout.ErrQueryFailed when Prometheus
+// cannot be asked or fails to answer, and rollout.ErrNoData when the canary
+// has no series at all; with either it still returns what it measured.
+func (s *Source) Measure(ctx context.Context, spec rollout.Spec, window time.Duration) (rollout.Sample, error) {
+	sample := rollout.Sample{Canary: rollout.NoData(), Stable: rollout.NoData()}
+	p := s.settings(spec)
+	queries, err := buildQueries(p, window)
+	if err != nil {
+		return sample, fmt.Errorf("building queries: %w", err)
+	}
+	sample.Queries = queries
+	api, addr, err := s.client(p.Address)
+	if err != nil {
+		return sample, err
+	}
+
+	// One evaluation time for all, so the figures describe the same window.
+	at := time.Now()
+	var (
+		mu    sync.Mutex
+		found = make(map[string]bool, len(queries))
+		vals  = make(map[string]float64, len(queries))
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	for key, q := range queries {
+		g.Go(func() error {
+			v, ok, err := s.query(gctx, api, addr, key, q, at)
+			mu.Lock()
+			defer mu.Unlock()
+			vals[key], found[key] = v, ok
+			return err
+		})
+	}
+	err = g.Wait()
+	fill := func(role rollout.Role, f *rollout.VersionFigures) {
+		get := func(fig string) rollout.Value {
+			if v, ok := vals[string(role)+"."+fig]; ok {
+				return rollout.Value(v)
+			}
+			return rollout.Value(math.NaN())
+		}
+		*f = rollout.VersionFigures{RequestRate: get(figRequestRate), ErrorRate: get(figErrorRate), P95: get(figP95), P99: get(figP99)}
+	}
+	fill(rollout.RoleCanary, &sample.Canary)
+	fill(rollout.RoleStable, &sample.Stable)
+	if err != nil {
+		return sample, fmt.Errorf("measuring canary against stable: %w", err)
+	}
+	if !found[string(rollout.RoleCanary)+"."+figRequestRate] {
+		return sample, fmt.Errorf("measuring canary against stable: Prometheus at %s has no canary series over the last %s for %s: %w",
+			addr, rangeOf(window), queries[string(rollout.RoleCanary)+"."+figRequestRate], rollout.ErrNoData)
+	}
+	return sample, nil
+}
+
+// query evaluates one instant query and returns its single value; found is
+// false when the result is empty (no series), and the value is then NaN.
+func (s *Source) query(ctx context.Context, api promv1.API, addr, key, q string, at time.Time) (v float64, found bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.queryTimeout)
+	defer cancel()
+	res, warnings, _, err := api.Query(ctx, q, at, promv1.WithTimeout(serverTimeout(s.queryTimeout)))
+	if err != nil {
+		return math.NaN(), false, fmt.Errorf("querying Prometheus at %s for %s (%s): %w: %w", addr, key, q, rollout.ErrQueryFailed, err)
+	}
+	if len(warnings) > 0 {
+		s.log.Warn("prometheus query warnings", "address", addr, "figure", key, "query", q, "warnings", warnings)
+	}
+	switch r := res.(type) {
+	case model.Vector:
+		switch len(r) {
+		case 0:
+			return math.NaN(), false, nil
+		case 1:
+			return float64(r[0].Value), true, nil
+		}
+		return math.NaN(), false, fmt.Errorf("querying Prometheus at %s for %s (%s): %d series returned, expected one: %w",
+			addr, key, q, len(r), rollout.ErrQueryFailed)
+	case *model.Scalar:
+		return float64(r.Value), true, nil
+	default:
+		return math.NaN(), false, fmt.Errorf("querying Prometheus at %s for %s (%s): unexpected result type %s: %w",
+			addr, key, q, res.Type(), rollout.ErrQueryFailed)
+	}
+}
+
+// serverTimeout is the timeout Prometheus is told: whole seconds, because
+// older servers parse neither fractions nor Go's "1.5s".
+func serverTimeout(d time.Duration) time.Duration {
+	return max(time.Second, (d + time.Second - 1).Truncate(time.Second))
+}

@@ -1,0 +1,193 @@
+//go:build unix
+
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+)
+
+// TemporalOptions configure StartTemporal. The zero value is what tests
+// want: free ports, the default namespace, output kept only for errors.
+type TemporalOptions struct {
+	// BinDir holds the temporal binary; empty means BinDir().
+	BinDir string
+	// Port is the frontend gRPC port; 0 picks a free one. The demo pins 7233
+	// so the temporal CLI and the UI's links work without flags.
+	Port int
+	// UIPort is the Web UI port; 0 picks a free one (the demo pins 8233).
+	UIPort int
+	// Namespace is created at start and checked for readiness; empty means "default".
+	Namespace string
+	// Log receives the server's output; nil keeps only the tail (see LogTail).
+	Log io.Writer
+	// StartTimeout bounds waiting for the server to accept clients; 0 means 60 s.
+	StartTimeout time.Duration
+	// StopGrace is how long Stop waits after SIGTERM before SIGKILL; 0 means 10 s.
+	StopGrace time.Duration
+}
+
+// Temporal is a running `temporal server start-dev` with an in-memory
+// database: everything it holds is lost on Stop, which is what tests want.
+type Temporal struct {
+	proc      *process
+	addr      string
+	uiURL     string
+	namespace string
+	grace     time.Duration
+}
+
+// startAttempts bounds retries when a free port is taken before the server binds it.
+const startAttempts = 3
+
+// StartTemporal starts the Temporal dev server and returns once a client can
+// connect, pass a health check and see the namespace. ctx bounds only the
+// start; the server runs until Stop.
+func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error) {
+	bin, err := Binary(opts.BinDir, "temporal")
+	if err != nil {
+		return nil, fmt.Errorf("starting temporal: %w", err)
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = "default"
+	}
+	if opts.StartTimeout == 0 {
+		opts.StartTimeout = 60 * time.Second
+	}
+	if opts.StopGrace == 0 {
+		opts.StopGrace = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
+	defer cancel()
+	for attempt := 1; ; attempt++ {
+		t, err := startTemporalOnce(ctx, bin, opts)
+		if err == nil {
+			return t, nil
+		}
+		var pe *portError
+		if !errors.As(err, &pe) || attempt == startAttempts || (opts.Port != 0 && opts.UIPort != 0) {
+			return nil, err
+		}
+		slog.Debug("devstack: temporal port taken, retrying", "attempt", attempt, "err", err)
+	}
+}
+
+func startTemporalOnce(ctx context.Context, bin string, opts TemporalOptions) (*Temporal, error) {
+	port, uiPort := opts.Port, opts.UIPort
+	var err error
+	if port == 0 {
+		if port, err = FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	if uiPort == 0 {
+		if uiPort, err = FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	args := []string{
+		"server", "start-dev",
+		"--ip", "127.0.0.1",
+		"--port", strconv.Itoa(port),
+		"--ui-port", strconv.Itoa(uiPort),
+		"--log-level", "warn",
+		"--namespace", opts.Namespace,
+	}
+	p, err := startProcess("temporal", bin, args, opts.Log)
+	if err != nil {
+		return nil, err
+	}
+	t := &Temporal{
+		proc:      p,
+		addr:      net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		uiURL:     "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(uiPort)),
+		namespace: opts.Namespace,
+		grace:     opts.StopGrace,
+	}
+	if err := t.waitReady(ctx); err != nil {
+		_ = p.stop(time.Second)
+		if addrInUse(p.tail.String()) {
+			return nil, &portError{err: err}
+		}
+		return nil, err
+	}
+	return t, nil
+}
+
+// waitReady polls until a client connects and the namespace is registered:
+// the frontend listens before start-dev has created its namespaces.
+func (t *Temporal) waitReady(ctx context.Context) error {
+	logger := tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
+	var last error
+	for {
+		last = t.probe(ctx, logger)
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-t.proc.done:
+			return fmt.Errorf("waiting for temporal at %s: %w", t.addr, t.proc.exitError())
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for temporal at %s to accept clients (last error: %v); last output:\n%s: %w",
+				t.addr, last, t.proc.tail.String(), ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (t *Temporal) probe(ctx context.Context, logger tlog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	c, err := client.DialContext(ctx, client.Options{HostPort: t.addr, Namespace: t.namespace, Logger: logger})
+	if err != nil {
+		return fmt.Errorf("dialing: %w", err)
+	}
+	defer c.Close()
+	if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		return fmt.Errorf("health check: %w", err)
+	}
+	req := &workflowservice.DescribeNamespaceRequest{Namespace: t.namespace}
+	if _, err := c.WorkflowService().DescribeNamespace(ctx, req); err != nil {
+		return fmt.Errorf("describing namespace %q: %w", t.namespace, err)
+	}
+	return nil
+}
+
+// Address is the frontend's host:port, for client.Options.HostPort and the
+// temporal CLI's --address.
+func (t *Temporal) Address() string { return t.addr }
+
+// UIURL is the Web UI's base URL, for people watching a demo.
+func (t *Temporal) UIURL() string { return t.uiURL }
+
+// Namespace is the namespace the server was started with and checked for.
+func (t *Temporal) Namespace() string { return t.namespace }
+
+// LogTail returns the server's most recent output, for failure reports.
+func (t *Temporal) LogTail() string { return t.proc.tail.String() }
+
+// Stop shuts the server down and waits for it to exit. It returns an error
+// if the server had crashed before Stop; calling it again is a no-op.
+func (t *Temporal) Stop() error {
+	if err := t.proc.stop(t.grace); err != nil {
+		return fmt.Errorf("stopping temporal at %s: %w", t.addr, err)
+	}
+	return nil
+}
+
+// portError marks a start that failed because a port was taken, which a
+// retry with fresh free ports can fix.
+type portError struct{ err error }
+
+func (e *portError) Error() string { return "port in use: " + e.err.Error() }
+func (e *portError) Unwrap() error { return e.err }
