@@ -49,11 +49,11 @@ func (a *Activities) Preflight(ctx context.Context, spec rollout.Spec) error {
 		return err
 	}
 	if _, err := r.Weight(ctx, spec); err != nil {
-		return classify("preflight: reading the router's current weight", err)
+		return classify("preflight: reading the router's weight", err)
 	}
 	m, err := pick("metrics", a.Metrics, spec.Metrics.Kind)
 	if err != nil {
 		return err
 	}
-	return classify("preflight: checking the metrics source", m.Check(ctx, spec))
+	return classify("preflight", m.Check(ctx, spec))
 }

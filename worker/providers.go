@@ -14,8 +14,10 @@ import (
 	deploylocal "github.com/canaryflow/canaryflow/activities/deploy/local"
 	deploymem "github.com/canaryflow/canaryflow/activities/deploy/memory"
 	metricsmem "github.com/canaryflow/canaryflow/activities/metrics/memory"
+	"github.com/canaryflow/canaryflow/activities/metrics/prometheus"
 	notifylog "github.com/canaryflow/canaryflow/activities/notify/log"
 	notifyslack "github.com/canaryflow/canaryflow/activities/notify/slack"
+	trafficlocal "github.com/canaryflow/canaryflow/activities/traffic/local"
 	trafficmem "github.com/canaryflow/canaryflow/activities/traffic/memory"
 )
 
@@ -55,8 +57,8 @@ func envOr(key, def string) string {
 func (c *config) activities(logger *slog.Logger) (*activities.Activities, error) {
 	a := &activities.Activities{
 		Deployers:   map[string]activities.Deployer{},
-		Routers:     map[string]activities.TrafficRouter{},
-		Metrics:     map[string]activities.MetricsSource{},
+		Routers:     map[string]activities.TrafficRouter{"local": trafficlocal.New(nil)},
+		Metrics:     map[string]activities.MetricsSource{"prometheus": prometheus.New(c.prometheusURL)},
 		Notifiers:   map[string]activities.Notifier{"log": notifylog.Notifier{Logger: logger}},
 		IncidentDir: c.incidentDir,
 	}

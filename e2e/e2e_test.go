@@ -1,0 +1,269 @@
+// Package e2e runs whole rollouts on the embedded default: a real Temporal
+// dev server, a real worker process, real Prometheus, the demo service's
+// versions as processes behind the local router, and real HTTP load.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/canaryflow/canaryflow/control"
+	"github.com/canaryflow/canaryflow/demo/stack"
+	"github.com/canaryflow/canaryflow/internal/devstack"
+	"github.com/canaryflow/canaryflow/rollout"
+	"github.com/canaryflow/canaryflow/workflows"
+)
+
+var (
+	engine   *stack.Engine
+	toolsDir string
+)
+
+// TestMain builds the project's binaries fresh (a stale bin/ must not be
+// what is tested) and starts one engine that every scenario shares, as one
+// worker serves many rollouts in production.
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "canaryflow-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "bin")
+	build := exec.Command("go", "build", "-o", bin+"/", "../worker", "../demo/cmd/demoapp", "../demo/cmd/router")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: building binaries:", err)
+		return 1
+	}
+	if toolsDir, err = devstack.BinDir(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	engine, err = stack.StartEngine(ctx, stack.EngineOptions{ToolsDir: toolsDir, BinDir: bin, WorkDir: filepath.Join(dir, "work")})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: starting the engine:", err)
+		return 1
+	}
+	code := m.Run()
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "e2e: worker log tail:\n%s\n", engine.WorkerLog())
+	}
+	engine.Stop()
+	return code
+}
+
+// scenario starts an app for t and returns it with a context bounding the test.
+func scenario(t *testing.T, o stack.AppOptions) (*stack.App, context.Context) {
+	t.Helper()
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	t.Cleanup(cancel)
+	app, err := engine.StartApp(ctx, o)
+	require.NoError(t, err)
+	t.Cleanup(app.Stop)
+	return app, ctx
+}
+
+func start(ctx context.Context, t *testing.T, app *stack.App) string {
+	t.Helper()
+	run, err := control.Start(ctx, engine.Client, app.Spec, "e2e")
+	require.NoError(t, err)
+	return run.GetID()
+}
+
+func finish(ctx context.Context, t *testing.T, id string) (workflows.Result, rollout.Status) {
+	t.Helper()
+	res, err := control.Wait(ctx, engine.Client, id)
+	require.NoError(t, err)
+	s, err := control.Status(ctx, engine.Client, id)
+	require.NoError(t, err)
+	t.Logf("%s ended %s: %s", id, res.Phase, res.Reason)
+	return res, s
+}
+
+// waitForTraffic waits until the canary has traffic and a successful measurement.
+func waitForTraffic(ctx context.Context, t *testing.T, id string) {
+	t.Helper()
+	var last rollout.Status
+	ok := assert.Eventually(t, func() bool {
+		s, err := control.Status(ctx, engine.Client, id)
+		if err != nil {
+			return false
+		}
+		last = s
+		m, ok := s.LastMeasurement()
+		return s.Weight > 0 && ok && m.Verdict == rollout.Successful
+	}, 90*time.Second, 200*time.Millisecond)
+	if !ok {
+		t.Fatalf("canary never got traffic and a successful measurement; status:\n%s", control.FormatStatus(last))
+	}
+}
+
+// servedVersion asks the router for a version with the routing header.
+func servedVersion(t *testing.T, app *stack.App, route string) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, app.RouterURL+"/api/properties", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Canary", route)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	return fmt.Sprintf("%d %s", resp.StatusCode, resp.Header.Get("X-App-Version"))
+}
+
+func requireCanaryGone(t *testing.T, app *stack.App) {
+	t.Helper()
+	c := http.Client{Timeout: time.Second}
+	_, err := c.Get("http://" + app.CanaryAddr + "/health")
+	require.Error(t, err, "the canary process must be gone")
+}
+
+func TestHealthyCanaryIsPromoted(t *testing.T) {
+	app, ctx := scenario(t, stack.AppOptions{Name: "healthy", Hold: 10 * time.Second})
+	id := start(ctx, t, app)
+	res, s := finish(ctx, t, id)
+	require.Equal(t, rollout.PhasePromoted, res.Phase, "reason: %s", res.Reason)
+
+	w, err := app.Weight(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, w)
+	assert.Equal(t, "200 v2", servedVersion(t, app, "never"), "stable must now serve v2")
+	requireCanaryGone(t, app)
+	require.NotNil(t, s.Smoke)
+	assert.True(t, s.Smoke.Passed())
+	var successful int
+	for _, m := range s.Measurements {
+		if m.Verdict == rollout.Successful {
+			successful++
+			assert.NotEmpty(t, m.Sample.Queries["canary.errorRate"])
+		}
+	}
+	assert.GreaterOrEqual(t, successful, 10, "a promotion must rest on real measurements")
+	t.Logf("load during the rollout: %s", app.Load.Snapshot())
+}
+
+func TestErroringCanaryIsRolledBack(t *testing.T) {
+	app, ctx := scenario(t, stack.AppOptions{Name: "errors"})
+	id := start(ctx, t, app)
+	waitForTraffic(ctx, t, id)
+	require.NoError(t, app.InjectCanary(ctx, stack.Faults{ErrorRate: 0.2}))
+	took, err := app.TimeToWeightZero(ctx)
+	require.NoError(t, err)
+	t.Logf("fault injection (20%% errors) to weight 0: %s", took.Round(time.Millisecond))
+	res, s := finish(ctx, t, id)
+	require.Equal(t, rollout.PhaseRolledBack, res.Phase)
+	assert.Contains(t, res.Reason, "canary error rate")
+	assert.Equal(t, "200 v1", servedVersion(t, app, "never"), "stable must still serve v1")
+	requireCanaryGone(t, app)
+	assert.FileExists(t, s.IncidentReport)
+}
+
+func TestSlowCanaryIsRolledBackOnRelativeLatency(t *testing.T) {
+	app, ctx := scenario(t, stack.AppOptions{Name: "slow"})
+	id := start(ctx, t, app)
+	waitForTraffic(ctx, t, id)
+	require.NoError(t, app.InjectCanary(ctx, stack.Faults{Latency: "60ms"})) // 3 × the 20 ms both versions normally take
+	took, err := app.TimeToWeightZero(ctx)
+	require.NoError(t, err)
+	t.Logf("fault injection (3x latency) to weight 0: %s", took.Round(time.Millisecond))
+	res, _ := finish(ctx, t, id)
+	require.Equal(t, rollout.PhaseRolledBack, res.Phase)
+	assert.Contains(t, res.Reason, "× stable p95")
+	assert.Equal(t, "200 v1", servedVersion(t, app, "never"))
+	requireCanaryGone(t, app)
+}
+
+func TestAbortWithTheTemporalCLIRollsBack(t *testing.T) {
+	app, ctx := scenario(t, stack.AppOptions{Name: "aborted"})
+	id := start(ctx, t, app)
+	waitForTraffic(ctx, t, id)
+	cli := exec.CommandContext(ctx, filepath.Join(toolsDir, "temporal"), "workflow", "signal",
+		"--address", engine.Temporal.Address(), "--namespace", engine.Temporal.Namespace(),
+		"--workflow-id", id, "--name", rollout.SignalAbort, "--input", `{"reason":"wrong build","by":"oncall"}`)
+	out, err := cli.CombinedOutput()
+	require.NoError(t, err, "temporal workflow signal: %s", out)
+	took, err := app.TimeToWeightZero(ctx)
+	require.NoError(t, err)
+	t.Logf("abort signal to weight 0: %s", took.Round(time.Millisecond))
+	res, _ := finish(ctx, t, id)
+	require.Equal(t, rollout.PhaseRolledBack, res.Phase)
+	assert.Equal(t, "aborted by oncall: wrong build", res.Reason)
+	requireCanaryGone(t, app)
+}
+
+func TestUnknownMetricRollsBackWithAClearError(t *testing.T) {
+	app, ctx := scenario(t, stack.AppOptions{Name: "unknown-metric"})
+	app.Spec.Metrics.Prometheus.Metric = "http_request_latency_typo_seconds"
+	id := start(ctx, t, app)
+	res, s := finish(ctx, t, id)
+	require.Equal(t, rollout.PhaseRolledBack, res.Phase)
+	assert.Contains(t, s.Reason, "http_request_latency_typo_seconds")
+	assert.Contains(t, s.Reason, "unknown metric")
+	assert.Zero(t, s.Weight)
+}
+
+func TestPrometheusGoneMidRolloutRollsBack(t *testing.T) {
+	app, ctx := scenario(t, stack.AppOptions{Name: "prom-gone"})
+	id := start(ctx, t, app)
+	waitForTraffic(ctx, t, id)
+	require.NoError(t, app.Prometheus.Stop())
+	took, err := app.TimeToWeightZero(ctx)
+	require.NoError(t, err)
+	t.Logf("Prometheus stopped to weight 0: %s", took.Round(time.Millisecond))
+	res, s := finish(ctx, t, id)
+	require.Equal(t, rollout.PhaseRolledBack, res.Phase)
+	assert.Contains(t, res.Reason, "metrics unavailable")
+	last, ok := s.LastMeasurement()
+	require.True(t, ok)
+	assert.Equal(t, rollout.Error, last.Verdict)
+	assert.Equal(t, "200 v1", servedVersion(t, app, "never"))
+}
+
+func TestUnreachablePrometheusIsCaughtBeforeDeploying(t *testing.T) {
+	app, ctx := scenario(t, stack.AppOptions{Name: "prom-unreachable"})
+	port, err := devstack.FreePort()
+	require.NoError(t, err)
+	app.Spec.Metrics.Prometheus.Address = fmt.Sprintf("http://127.0.0.1:%d", port)
+	id := start(ctx, t, app)
+	res, s := finish(ctx, t, id)
+	require.Equal(t, rollout.PhaseRolledBack, res.Phase)
+	assert.Contains(t, s.Reason, "preflight")
+	assert.Contains(t, s.Reason, fmt.Sprintf("127.0.0.1:%d", port))
+	assert.NotContains(t, eventKinds(s), "ready", "nothing may be deployed")
+}
+
+func TestRouterRefusingAWeightRollsBack(t *testing.T) {
+	app, ctx := scenario(t, stack.AppOptions{Name: "refusing", MaxWeight: 20, Hold: 5 * time.Second})
+	id := start(ctx, t, app)
+	res, s := finish(ctx, t, id)
+	require.Equal(t, rollout.PhaseRolledBack, res.Phase)
+	assert.Contains(t, res.Reason, "setting canary weight to 25")
+	assert.Contains(t, res.Reason, "20")
+	assert.Zero(t, s.Weight)
+	assert.Equal(t, "200 v1", servedVersion(t, app, "never"))
+	requireCanaryGone(t, app)
+}
+
+func eventKinds(s rollout.Status) []string {
+	out := make([]string, len(s.Events))
+	for i, e := range s.Events {
+		out[i] = e.Kind
+	}
+	return out
+}
