@@ -166,7 +166,6 @@ func (r *run) promote(ctx workflow.Context) error {
 		return err
 	}
 	r.promoted = true
-	r.status.Stable = r.spec.Canary
 	// The canary no longer serves anything; its removal is cleanup that must not undo the promotion.
 	cleanup, _ := workflow.NewDisconnectedContext(ctx)
 	if err := r.do(cleanup, opts.remove, a.Remove, activities.RoleInput{Spec: r.spec, Role: rollout.RoleCanary}); err != nil {

@@ -35,7 +35,7 @@ func TestPromotesThroughEveryStepInOrder(t *testing.T) {
 	// One measurement a minute through 40 minutes of holds.
 	assert.InDelta(t, 40, h.metrics.Calls(), 2)
 	assert.Equal(t, rollout.PhasePromoted, s.Phase)
-	assert.Equal(t, "v2", s.Stable.Version)
+	assert.Equal(t, "stable now runs v2", s.Events[len(s.Events)-1].Message)
 	assert.Equal(t, []string{"started", "promoted"}, h.notes.Events())
 }
 

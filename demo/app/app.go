@@ -153,7 +153,7 @@ func makeBallast(mb int) []byte {
 
 // ListenAndServe serves on addr until ctx is done, then shuts down gracefully.
 func (a *App) ListenAndServe(ctx context.Context, addr string) error {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listen(ctx, addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", addr, err)
 	}

@@ -126,6 +126,9 @@ func (d *Deployer) Deploy(ctx context.Context, spec rollout.Spec, role rollout.R
 				return nil
 			}
 		}
+		if st.Version != rel.Version {
+			return d.handover(ctx, k, addr, st, args, rel, log)
+		}
 		log.Info("stopping previous process", "pid", st.PID, "was", st.Version)
 		if err := d.stop(ctx, st); err != nil {
 			return fmt.Errorf("replacing %s %s: %w", role, st.Version, err)
@@ -229,11 +232,15 @@ type healthReport struct {
 }
 
 func (d *Deployer) health(ctx context.Context, addr string) (healthReport, error) {
+	return healthOf(ctx, d.cfg.HTTP, addr)
+}
+
+func healthOf(ctx context.Context, hc *http.Client, addr string) (healthReport, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/health", nil)
 	if err != nil {
 		return healthReport{}, fmt.Errorf("building health request: %w", err)
 	}
-	resp, err := d.cfg.HTTP.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return healthReport{}, fmt.Errorf("probing health: %w", err)
 	}
