@@ -37,15 +37,15 @@ build:
 
 ## test: every test, against real Temporal, Prometheus and processes
 test: tools build
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -count=1 -parallel 8 -timeout $(TEST_TIMEOUT) ./...
 
-## unit: the fast tests only (no servers)
+## unit: the fast tests that need no server
 unit:
-	$(GO) test -short ./rollout/... ./workflows/... ./middleware/...
+	$(GO) test ./rollout/... ./workflows/... ./middleware/... ./control/... ./starter/...
 
 ## bench: benchmarks with their figures
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem ./middleware/ ./rollout/ ./activities/metrics/prometheus/
 
 ## demo: a real canary rollout on this machine (SCENARIO=good|bad)
 demo: tools build
@@ -53,7 +53,7 @@ demo: tools build
 
 ## histories: capture fresh replay histories from real runs on the dev server
 histories: tools build
-	CANARYFLOW_CAPTURE_HISTORIES=1 $(GO) test -count=1 -run TestCaptureHistories ./integration/
+	CANARYFLOW_CAPTURE_HISTORIES=1 $(GO) test -count=1 -run TestRolloutsOnARealTemporalServer ./integration/
 
 vet:
 	$(GO) vet ./...

@@ -55,3 +55,14 @@ func TestMissingValuesSurviveJSON(t *testing.T) {
 	assert.True(t, math.IsNaN(float64(back.Sample.Canary.P95)))
 	assert.Equal(t, 0.1, float64(back.Sample.Stable.P95))
 }
+
+func BenchmarkEvaluate(b *testing.B) {
+	th := Spec{}.WithDefaults().Analysis.Thresholds
+	s := Sample{Canary: figures(5, 0.02, 0.2), Stable: figures(40, 0.01, 0.18)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if v, _ := Evaluate(th, s); v != Successful {
+			b.Fatal(v)
+		}
+	}
+}

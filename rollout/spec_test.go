@@ -11,7 +11,7 @@ import (
 )
 
 func TestParseReferencePlan(t *testing.T) {
-	data, err := os.ReadFile("testdata/reference.yaml")
+	data, err := os.ReadFile("../examples/reference.yaml")
 	require.NoError(t, err)
 	s, err := Parse(data)
 	require.NoError(t, err)
