@@ -109,3 +109,13 @@ func TestServerTimeoutIsWholeSeconds(t *testing.T) {
 	assert.Equal(t, 2*time.Second, serverTimeout(1500*time.Millisecond))
 	assert.Equal(t, 10*time.Second, serverTimeout(10*time.Second))
 }
+
+func BenchmarkBuildQueries(b *testing.B) {
+	p := rollout.PrometheusMetrics{Metric: rollout.DefaultMetric, Labels: map[string]string{"job": "demo", "namespace": "production"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := buildQueries(p, time.Minute); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
