@@ -46,7 +46,7 @@ func IncidentMarkdown(in rollout.Incident) string {
 	fmt.Fprintf(&b, "- Stable: %s, canary: %s\n", s.Stable.Version, s.Canary.Version)
 	fmt.Fprintf(&b, "- Outcome: %s\n", s.Phase)
 	fmt.Fprintf(&b, "- Reason: %s\n", s.Reason)
-	fmt.Fprintf(&b, "- Reached: step %d of %d (%s), weight %d%% before rollback\n\n", s.Step+1, s.StepCount, s.StepName, s.Weight)
+	fmt.Fprintf(&b, "- Reached: step %d of %d (%s), weight %d%% before rollback\n\n", s.Step, s.StepCount, s.StepName, s.Weight)
 	if s.Smoke != nil {
 		b.WriteString("## Smoke tests\n\n| check | passed | figure |\n|---|---|---|\n")
 		for _, c := range s.Smoke.Checks {

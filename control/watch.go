@@ -84,8 +84,8 @@ func FormatStatus(s rollout.Status) string {
 		b.WriteString(" (paused)")
 	}
 	b.WriteString("\n")
-	if s.Step >= 0 {
-		fmt.Fprintf(&b, "step:    %d/%d %s (since %s)\n", s.Step+1, s.StepCount, s.StepName, s.StepStartedAt.Local().Format(time.TimeOnly))
+	if s.Step > 0 {
+		fmt.Fprintf(&b, "step:    %d/%d %s (since %s)\n", s.Step, s.StepCount, s.StepName, s.StepStartedAt.Local().Format(time.TimeOnly))
 	}
 	fmt.Fprintf(&b, "weight:  %d%%\n", s.Weight)
 	if s.Reason != "" {

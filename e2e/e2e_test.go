@@ -178,7 +178,7 @@ func TestSlowCanaryIsRolledBackOnRelativeLatency(t *testing.T) {
 	app, ctx := scenario(t, stack.AppOptions{Name: "slow"})
 	id := start(ctx, t, app)
 	waitForTraffic(ctx, t, id)
-	require.NoError(t, app.InjectCanary(ctx, stack.Faults{Latency: "60ms"})) // 3 × the 20 ms both versions normally take
+	require.NoError(t, app.InjectCanary(ctx, stack.Faults{Latency: "150ms"})) // 3 × the 50 ms both versions normally take
 	took, err := app.TimeToWeightZero(ctx)
 	require.NoError(t, err)
 	t.Logf("fault injection (3x latency) to weight 0: %s", took.Round(time.Millisecond))

@@ -213,7 +213,7 @@ func TestAWorkerKilledMidRolloutLosesNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		s, err := control.Status(ctx, e.c, run.GetID())
-		return err == nil && s.Step == 1
+		return err == nil && s.Step == 2
 	}, 30*time.Second, 50*time.Millisecond)
 	stop() // the worker dies in the middle of the 10 % hold
 	time.Sleep(2 * time.Second)

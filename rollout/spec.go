@@ -7,6 +7,8 @@ package rollout
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"strconv"
 	"time"
 )
 
@@ -178,15 +180,16 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 	return json.Marshal(time.Duration(d).String())
 }
 
-// UnmarshalJSON accepts "90s", "15m", "1h30m".
+// UnmarshalJSON accepts "90s", "15m", "1h30m". Errors are
+// *json.UnmarshalTypeError so the decoder adds the field's path to them.
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration must be a string such as \"30s\" or \"15m\", got %s", string(b))
+		return &json.UnmarshalTypeError{Value: string(b) + ` (a duration is a string such as "30s" or "15m")`, Type: reflect.TypeFor[Duration]()}
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("duration %q: use a number with a unit such as \"30s\" or \"15m\"", s)
+		return &json.UnmarshalTypeError{Value: strconv.Quote(s) + ` (use a number with a unit such as "30s" or "15m")`, Type: reflect.TypeFor[Duration]()}
 	}
 	*d = Duration(v)
 	return nil

@@ -85,7 +85,8 @@ func TestUnknownFieldsAreRejected(t *testing.T) {
 func TestBadDurationNamesTheFormat(t *testing.T) {
 	_, err := Parse([]byte("version: canaryflow/v1\nanalysis:\n  interval: 5\n"))
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), `duration must be a string such as "30s"`)
+	assert.Contains(t, err.Error(), `analysis.interval`)
+	assert.Contains(t, err.Error(), `a duration is a string such as "30s"`)
 }
 
 func TestApprovalTimeoutNeedsAnAction(t *testing.T) {

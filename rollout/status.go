@@ -38,8 +38,9 @@ const (
 	QueryStatus   = "status"
 )
 
-// Approval is the approve signal's payload. Step, when set, must name the
-// step that is waiting, so a stale approval cannot release a later gate.
+// Approval is the approve signal's payload. Step, when set, must be the
+// number (from 1, as status shows it) of the step that is waiting, so a stale
+// approval cannot release a later gate.
 type Approval struct {
 	Step *int   `json:"step,omitempty"`
 	By   string `json:"by,omitempty"`
@@ -109,7 +110,8 @@ type Status struct {
 	Stable        Release       `json:"stable"`
 	Canary        Release       `json:"canary"`
 	Phase         Phase         `json:"phase"`
-	Paused        bool          `json:"paused"`
+	Paused bool `json:"paused"`
+	// Step is the current step's number, counting from 1 as people do; 0 before the first.
 	Step          int           `json:"step"`
 	StepCount     int           `json:"stepCount"`
 	StepName      string        `json:"stepName,omitempty"`

@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	file := fs.String("f", "", "rollout spec file (start)")
 	wait := fs.Bool("wait", false, "follow the rollout until it ends (start)")
 	asJSON := fs.Bool("json", false, "print the status as JSON (status)")
-	step := fs.Int("step", -1, "step index to approve, counting from 0 (approve; default: whichever waits)")
+	step := fs.Int("step", 0, "step number to approve, as status shows it, counting from 1 (approve; default: whichever waits)")
 	reason := fs.String("reason", "", "why (abort)")
 	every := fs.Duration("every", time.Second, "poll interval (watch)")
 	if err := fs.Parse(args); err != nil {
@@ -127,7 +127,7 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 		return 0, nil
 	case "approve":
 		p := rollout.Approval{By: *by}
-		if *step >= 0 {
+		if *step > 0 {
 			p.Step = step
 		}
 		return signalled(control.Signal(ctx, c, *id, rollout.SignalApprove, p))

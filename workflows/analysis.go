@@ -20,7 +20,7 @@ func (r *run) analyze(ctx workflow.Context) {
 		if r.analysisDone || ctx.Err() != nil {
 			return
 		}
-		if r.status.Weight == 0 {
+		if r.status.Weight == 0 || r.gating {
 			continue
 		}
 		r.measure(ctx, "background")
@@ -31,6 +31,8 @@ func (r *run) analyze(ctx workflow.Context) {
 // in a row. Anything else resets the count; limits decide when to give up.
 func (r *run) gate(ctx workflow.Context, n int) error {
 	every := r.spec.Analysis.Interval.D()
+	r.gating = true
+	defer func() { r.gating = false }()
 	for ok := 0; ok < n; {
 		if _, err := workflow.AwaitWithTimeout(ctx, every, func() bool { return r.promoteNow }); err != nil {
 			return err
@@ -56,8 +58,10 @@ func (r *run) gate(ctx workflow.Context, n int) error {
 func (r *run) measure(ctx workflow.Context, kind string) rollout.Verdict {
 	weight := r.status.Weight
 	var res activities.MeasureResult
+	r.inFlight++
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts.measure(r.spec)), a.Measure, r.spec).Get(ctx, &res)
-	if ctx.Err() != nil || r.analysisDone {
+	r.inFlight--
+	if ctx.Err() != nil {
 		return ""
 	}
 	m := rollout.Measurement{At: workflow.Now(ctx), Step: r.status.Step, Weight: weight, Sample: res.Sample}

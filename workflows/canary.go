@@ -15,6 +15,13 @@ import (
 	"github.com/canaryflow/canaryflow/rollout"
 )
 
+// Change IDs for workflow.GetVersion: rollouts started before a change replay
+// the old way.
+const (
+	// versionFinalLook adds a final measurement before promotion.
+	versionFinalLook = "final-look"
+)
+
 // TaskQueue is where the worker listens and the starter sends rollouts.
 const TaskQueue = "canaryflow"
 
@@ -79,6 +86,7 @@ func (r *run) run(ctx workflow.Context) error {
 		fmt.Sprintf("%s → %s, %d steps", spec.Stable.Version, spec.Canary.Version, len(spec.Steps)))
 
 	r.setPhase(ctx, rollout.PhaseDeploying)
+	r.touched = true
 	if err := r.deploy(ctx, rollout.RoleCanary, spec.Canary); err != nil {
 		return err
 	}
@@ -156,8 +164,10 @@ func (r *run) smoke(ctx workflow.Context) error {
 // promote moves stable to the canary's version, then all traffic to stable,
 // then removes the canary. The traffic switch is the point of no return.
 func (r *run) promote(ctx workflow.Context) error {
+	if err := r.lastLook(ctx); err != nil {
+		return err
+	}
 	r.setPhase(ctx, rollout.PhasePromoting)
-	r.analysisDone = true
 	r.stableChanged = true
 	if err := r.deploy(ctx, rollout.RoleStable, r.spec.Canary); err != nil {
 		return err
@@ -177,6 +187,24 @@ func (r *run) promote(ctx workflow.Context) error {
 	r.notify(cleanup, "promoted", "info", fmt.Sprintf("Canary %s of %s/%s promoted", r.spec.Canary.Version, r.spec.Namespace, r.spec.App),
 		fmt.Sprintf("%d measurements, last verdict %s", len(r.status.Measurements), r.lastVerdict()))
 	return nil
+}
+
+// lastLook ends analysis honestly before promotion: unless a person said
+// promote, the canary's last stretch of traffic at its final weight is
+// measured and must be Successful (too little traffic is not), and a
+// measurement still in flight is judged too — a failure there rolls back.
+func (r *run) lastLook(ctx workflow.Context) error {
+	if workflow.GetVersion(ctx, versionFinalLook, workflow.DefaultVersion, 1) == 1 && !r.promoteNow {
+		r.event(ctx, "gate", fmt.Sprintf("final measurement at %d%% before promotion", r.status.Weight), "")
+		if err := r.gate(ctx, 1); err != nil {
+			return err
+		}
+	}
+	r.analysisDone = true
+	if err := workflow.Await(ctx, func() bool { return r.inFlight == 0 }); err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
 // failure is a rollback cause that is a decision, not an infrastructure error.

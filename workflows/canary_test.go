@@ -122,11 +122,11 @@ func TestApprovalGateWaitsThenProceeds(t *testing.T) {
 	spec := testSpec()
 	spec.Steps = []rollout.Step{rollout.Weight(10), rollout.ApprovalGate(0, ""), rollout.Weight(50), rollout.Hold(5 * time.Minute)}
 	wrong := 3
-	right := 1
+	right := 2
 	h.at(2*time.Hour, func() {
 		s := h.status()
 		assert.Equal(t, rollout.PhaseAwaitApproval, s.Phase)
-		assert.Equal(t, 1, s.Step)
+		assert.Equal(t, 2, s.Step)
 		assert.Equal(t, 10, s.Weight)
 		assert.Equal(t, []int{10}, h.router.History(), "nothing moves while waiting")
 	})
@@ -139,7 +139,7 @@ func TestApprovalGateWaitsThenProceeds(t *testing.T) {
 	assert.Equal(t, []int{10, 50, 0}, h.router.History())
 	assert.Contains(t, h.notes.Events(), "approval-needed")
 	ignored := s.Events[indexOf(eventKinds(s), "ignored")]
-	assert.Equal(t, "approve ignored: it names step 3 but step 1 is waiting", ignored.Message)
+	assert.Equal(t, "approve ignored: it names step 3 but step 2 is waiting", ignored.Message)
 	assert.Equal(t, "mallory", ignored.By)
 	approved := s.Events[indexOf(eventKinds(s), "approved")]
 	assert.Equal(t, "bob", approved.By)
@@ -226,7 +226,7 @@ func TestStatusQuery(t *testing.T) {
 		assert.Equal(t, "shop", s.App)
 		assert.Equal(t, "prod", s.Namespace)
 		assert.Equal(t, rollout.PhaseProgressing, s.Phase)
-		assert.Equal(t, 1, s.Step)
+		assert.Equal(t, 2, s.Step)
 		assert.Equal(t, 6, s.StepCount)
 		assert.Equal(t, "pause 15m0s", s.StepName)
 		assert.Equal(t, 10, s.Weight)
@@ -299,6 +299,7 @@ func TestPauseHoldsStepsUntilResume(t *testing.T) {
 	h.signal(15*time.Minute, rollout.SignalPause, rollout.Actor{By: "dave"})
 	h.at(2*time.Hour, func() {
 		s := h.status()
+		assert.True(t, s.Paused)
 		assert.Equal(t, rollout.PhasePaused, s.Phase)
 		assert.Equal(t, 10, s.Weight, "no step may advance while paused")
 	})
@@ -349,8 +350,111 @@ func TestPreflightFailureTouchesNothing(t *testing.T) {
 	h := newHarness(t, nil)
 	h.metrics.CheckErr = fmt.Errorf("no series named nope_count: %w", rollout.ErrUnknownMetric)
 	h.run(testSpec())
+	var app *temporal.ApplicationError
+	require.True(t, errors.As(h.env.GetWorkflowError(), &app))
+	var res Result
+	require.NoError(t, app.Details(&res))
+	assert.Equal(t, rollout.PhaseRolledBack, res.Phase)
+	assert.Contains(t, res.Reason, "preflight")
+	assert.Contains(t, res.Reason, "nope_count")
+	assert.Empty(t, h.deploy.Calls(), "nothing deployed, nothing removed")
+	assert.Empty(t, h.router.History(), "no weight touched")
+	assert.Contains(t, eventKinds(h.status()), "rollback")
+}
+
+func TestAMissingProviderIsRefusedWithoutCompensating(t *testing.T) {
+	h := newHarness(t, nil)
+	spec := testSpec()
+	spec.Traffic.Kind = "nginx"
+	h.run(spec)
+	var app *temporal.ApplicationError
+	require.True(t, errors.As(h.env.GetWorkflowError(), &app))
+	var res Result
+	require.NoError(t, app.Details(&res))
+	assert.Equal(t, rollout.PhaseRolledBack, res.Phase, "nothing was touched, so nothing is left for a human")
+	assert.Contains(t, res.Reason, `this worker has no traffic provider of kind "nginx" (it has: memory)`)
+	assert.Empty(t, h.deploy.Calls())
+}
+
+func TestFailedPromotionRestoresStableBeforeMovingTraffic(t *testing.T) {
+	h := newHarness(t, nil)
+	h.deploy.NotReady = func(role rollout.Role, version string) bool { return role == rollout.RoleStable && version == "v2" }
+	spec := testSpec()
+	spec.Deploy.ReadyTimeout = rollout.Duration(time.Second)
+	h.run(spec)
 	reason := h.requireRolledBack()
-	assert.Contains(t, reason, "preflight")
-	assert.Contains(t, reason, "nope_count")
-	assert.Empty(t, h.deploy.Calls()[:len(h.deploy.Calls())-1], "only the idempotent canary removal runs")
+	assert.Contains(t, reason, "waiting for stable v2 to be ready")
+	assert.Equal(t, []string{"deploy canary v2", "deploy stable v2", "deploy stable v1", "remove canary"}, h.deploy.Calls())
+	assert.Equal(t, []int{10, 25, 50, 0}, h.router.History(), "traffic returns to stable only once stable is restored")
+}
+
+func TestRollbackThatCannotRestoreStableEndsRollbackFailed(t *testing.T) {
+	h := newHarness(t, nil)
+	h.deploy.NotReady = func(role rollout.Role, version string) bool { return role == rollout.RoleStable }
+	spec := testSpec()
+	spec.Deploy.ReadyTimeout = rollout.Duration(time.Second)
+	h.run(spec)
+	var app *temporal.ApplicationError
+	require.True(t, errors.As(h.env.GetWorkflowError(), &app))
+	var res Result
+	require.NoError(t, app.Details(&res))
+	assert.Equal(t, rollout.PhaseRollbackFailed, res.Phase)
+	s := h.status()
+	assert.Equal(t, rollout.PhaseRollbackFailed, s.Phase)
+	assert.Contains(t, eventKinds(s), "rollback-failed")
+	assert.Equal(t, []int{10, 25, 50}, h.router.History(), "traffic is not sent to a stable that is not ready")
+	_, canary := h.deploy.Running(spec, rollout.RoleCanary)
+	assert.True(t, canary, "the canary is kept: it is what serves")
+	assert.Contains(t, h.notes.Events(), string(rollout.PhaseRollbackFailed))
+}
+
+func TestTheLastStretchIsJudgedBeforePromotion(t *testing.T) {
+	// Measurement 40 covers the last minute of the last hold.
+	h := newHarness(t, degradeAfter(39, metricsmem.With(func(c *rollout.VersionFigures) { c.ErrorRate = 0.5 })))
+	h.run(testSpec())
+	reason := h.requireRolledBack()
+	assert.Contains(t, reason, "analysis failed at 50% canary weight")
+	assert.Equal(t, []string{"deploy canary v2", "remove canary"}, h.deploy.Calls())
+}
+
+func TestPromotionNeedsASuccessfulMeasurementAtTheFinalWeight(t *testing.T) {
+	t.Run("measured before promoting", func(t *testing.T) {
+		h := newHarness(t, nil)
+		spec := testSpec()
+		spec.Steps = []rollout.Step{rollout.Weight(10), rollout.Hold(5 * time.Minute), rollout.Weight(50)}
+		h.run(spec)
+		h.requirePromoted()
+		s := h.status()
+		last, ok := s.LastMeasurement()
+		require.True(t, ok)
+		assert.Equal(t, 50, last.Weight)
+		assert.Equal(t, rollout.Successful, last.Verdict)
+	})
+	t.Run("too little traffic at the end is not a pass", func(t *testing.T) {
+		h := newHarness(t, func(n int) (rollout.Sample, error) {
+			if n > 5 {
+				return metricsmem.With(func(c *rollout.VersionFigures) { c.RequestRate = 0 }), nil
+			}
+			return metricsmem.Healthy(), nil
+		})
+		spec := testSpec()
+		spec.Steps = []rollout.Step{rollout.Weight(10), rollout.Hold(5 * time.Minute), rollout.Weight(50)}
+		h.run(spec)
+		assert.Contains(t, h.requireRolledBack(), "inconclusive")
+	})
+}
+
+func TestAGateIsNotDoubleCounted(t *testing.T) {
+	h := newHarness(t, func(int) (rollout.Sample, error) {
+		return metricsmem.With(func(c *rollout.VersionFigures) { c.RequestRate = 0.01 }), nil
+	})
+	spec := testSpec()
+	spec.Steps = []rollout.Step{rollout.Weight(10), rollout.Gate(5)}
+	h.run(spec)
+	h.requireRolledBack()
+	s := h.status()
+	require.Len(t, s.Measurements, 4, "maxInconclusive 3: the 4th in a row rolls back")
+	for i := 1; i < len(s.Measurements); i++ {
+		assert.Equal(t, time.Minute, s.Measurements[i].At.Sub(s.Measurements[i-1].At), "one measurement per interval")
+	}
 }

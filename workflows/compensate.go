@@ -23,29 +23,10 @@ func (r *run) rollback(ctx workflow.Context, cause error) (Result, error) {
 	r.setPhase(dctx, rollout.PhaseRollingBack)
 	r.event(dctx, "rollback", "rolling back: "+reason, "")
 
-	var left []string
-	if r.promoted {
-		left = append(left, "nothing to roll back: traffic had already moved to the promoted stable")
-	} else {
-		weightErr := r.setWeight(dctx, opts.compensate, 0)
-		if weightErr != nil {
-			left = append(left, weightErr.Error())
-		}
-		if r.stableChanged {
-			if err := r.deploy(dctx, rollout.RoleStable, r.spec.Stable); err != nil {
-				left = append(left, "restoring stable: "+err.Error())
-			}
-		}
-		// The canary is removed only once no traffic can reach it.
-		if weightErr == nil {
-			if err := r.do(dctx, opts.remove, a.Remove, activities.RoleInput{Spec: r.spec, Role: rollout.RoleCanary}); err != nil {
-				left = append(left, "removing the canary: "+err.Error())
-			}
-		}
-	}
+	left := r.undo(dctx)
 
 	phase, severity := rollout.PhaseRolledBack, "critical"
-	if len(left) > 0 && !r.promoted {
+	if len(left) > 0 {
 		phase = rollout.PhaseRollbackFailed
 		r.event(dctx, "rollback-failed", "compensation incomplete, a human must look: "+joinReasons(left), "")
 	} else {
@@ -70,4 +51,27 @@ func (r *run) rollback(ctx workflow.Context, cause error) (Result, error) {
 		return res, temporal.NewCanceledError(res)
 	}
 	return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %s", phase, reason), ErrTypeRolledBack, nil, res)
+}
+
+// undo puts traffic and deployments back as they were and returns what it
+// could not do. Stable is restored (and ready) before traffic goes back to
+// it, and the canary is removed only once no traffic can reach it; if a step
+// fails, what follows is left alone so nothing healthy is taken away.
+func (r *run) undo(ctx workflow.Context) []string {
+	if !r.touched {
+		r.event(ctx, "rollback", "nothing had been deployed or moved: nothing to undo", "")
+		return nil
+	}
+	if r.stableChanged {
+		if err := r.deploy(ctx, rollout.RoleStable, r.spec.Stable); err != nil {
+			return []string{"restoring stable " + r.spec.Stable.Version + ": " + err.Error()}
+		}
+	}
+	if err := r.setWeight(ctx, opts.compensate, 0); err != nil {
+		return []string{err.Error()}
+	}
+	if err := r.do(ctx, opts.remove, a.Remove, activities.RoleInput{Spec: r.spec, Role: rollout.RoleCanary}); err != nil {
+		return []string{"removing the canary: " + err.Error()}
+	}
+	return nil
 }

@@ -50,6 +50,7 @@ func newHarness(t *testing.T, script metricsmem.Script) *harness {
 		IncidentDir:  t.TempDir(),
 		PollInterval: time.Millisecond,
 	}
+	h.env.SetTestTimeout(30 * time.Second)
 	h.env.RegisterWorkflow(CanaryRollout)
 	h.env.RegisterActivity(h.acts)
 	return h

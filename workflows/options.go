@@ -19,15 +19,24 @@ func retry(initial, maxInterval time.Duration, attempts int32) *temporal.RetryPo
 	return &temporal.RetryPolicy{InitialInterval: initial, BackoffCoefficient: 2, MaximumInterval: maxInterval, MaximumAttempts: attempts}
 }
 
+// Activities that change the world (deploy, weight, remove) are waited for
+// when cancelled (WaitForCancellation): compensation must not race a weight
+// change or a deploy still in flight, or it could undo its own work.
 var opts = activityOptions{
 	preflight: workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second, RetryPolicy: retry(time.Second, 10*time.Second, 3)},
-	deploy:    workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Minute, RetryPolicy: retry(2*time.Second, 30*time.Second, 5)},
-	smoke:     workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Minute, RetryPolicy: retry(2*time.Second, 10*time.Second, 2)},
-	setWeight: workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second, RetryPolicy: retry(time.Second, 10*time.Second, 5)},
-	// Compensation tries harder: traffic must get back to stable.
-	compensate: workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second, RetryPolicy: retry(time.Second, 30*time.Second, 10)},
-	remove:     workflow.ActivityOptions{StartToCloseTimeout: 2 * time.Minute, RetryPolicy: retry(2*time.Second, 30*time.Second, 10)},
-	notify:     workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second, RetryPolicy: retry(time.Second, 10*time.Second, 3)},
+	deploy: workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Minute, WaitForCancellation: true,
+		RetryPolicy: retry(2*time.Second, 30*time.Second, 5)},
+	smoke: workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Minute, RetryPolicy: retry(2*time.Second, 10*time.Second, 2)},
+	setWeight: workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second, WaitForCancellation: true,
+		RetryPolicy: retry(time.Second, 10*time.Second, 5)},
+	// Compensation tries hardest: traffic must get back to stable. It keeps
+	// retrying for half an hour (a router or API server outage) before the
+	// rollout is declared RollbackFailed for a human.
+	compensate: workflow.ActivityOptions{ScheduleToCloseTimeout: 30 * time.Minute, StartToCloseTimeout: 30 * time.Second,
+		WaitForCancellation: true, RetryPolicy: retry(time.Second, 30*time.Second, 0)},
+	remove: workflow.ActivityOptions{ScheduleToCloseTimeout: 30 * time.Minute, StartToCloseTimeout: 2 * time.Minute,
+		WaitForCancellation: true, RetryPolicy: retry(2*time.Second, 30*time.Second, 0)},
+	notify: workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second, RetryPolicy: retry(time.Second, 10*time.Second, 3)},
 }
 
 // waitReady bounds the whole wait, retries included, by the spec's ready

@@ -74,8 +74,8 @@ func (r *run) onApprove(ctx workflow.Context, p rollout.Approval) {
 	switch {
 	case r.waiting == nil:
 		r.ignored(ctx, rollout.SignalApprove, "no step is waiting for approval", p.By)
-	case p.Step != nil && *p.Step != *r.waiting:
-		r.ignored(ctx, rollout.SignalApprove, fmt.Sprintf("it names step %d but step %d is waiting", *p.Step, *r.waiting), p.By)
+	case p.Step != nil && *p.Step != *r.waiting+1:
+		r.ignored(ctx, rollout.SignalApprove, fmt.Sprintf("it names step %d but step %d is waiting", *p.Step, *r.waiting+1), p.By)
 	default:
 		r.approved[*r.waiting] = true
 		by := p.By
@@ -108,7 +108,7 @@ func (r *run) onPromote(ctx workflow.Context, p rollout.Actor) {
 		return
 	}
 	r.promoteNow = true
-	r.paused = false
+	r.paused, r.status.Paused = false, false
 	r.event(ctx, "promote", "remaining steps skipped: promoting now", p.By)
 }
 
@@ -123,7 +123,7 @@ func (r *run) onPause(ctx workflow.Context, p rollout.Actor, pause bool) {
 	case r.paused == pause:
 		r.ignored(ctx, name, fmt.Sprintf("the rollout is already %s", map[bool]string{true: "paused", false: "running"}[pause]), p.By)
 	default:
-		r.paused = pause
+		r.paused, r.status.Paused = pause, pause
 		r.event(ctx, name, map[bool]string{true: "steps paused; analysis continues", false: "steps resumed"}[pause], p.By)
 	}
 }

@@ -16,6 +16,12 @@ import (
 // does not grow the query result (and the incident report) without limit.
 const maxMeasurements = 50
 
+// maxEvents bounds the event log the same way, keeping the first few events.
+const (
+	maxEvents       = 300
+	keepFirstEvents = 20
+)
+
 // run is one rollout's mutable state. Workflow coroutines are cooperative, so
 // the signal loop, the analysis loop and the main flow share it without locks.
 type run struct {
@@ -30,7 +36,10 @@ type run struct {
 	waiting    *int         // step index waiting for approval, if any
 	approved   map[int]bool // steps approved
 
-	analysisDone  bool
+	analysisDone  bool // no new measurements: promotion or rollback has begun
+	gating        bool // an inline gate measures; the background loop stands aside
+	inFlight      int  // measurements taken but not yet judged
+	touched       bool // something was deployed or moved: compensation has work to do
 	failures      int
 	inconclusive  int // consecutive
 	errorsInARow  int
@@ -45,7 +54,7 @@ func newRun(ctx workflow.Context, spec rollout.Spec) *run {
 		status: rollout.Status{
 			App: spec.App, Namespace: spec.Namespace,
 			Stable: spec.Stable, Canary: spec.Canary,
-			Phase: rollout.PhaseValidating, StepCount: len(spec.Steps), Step: -1,
+			Phase: rollout.PhaseValidating, StepCount: len(spec.Steps),
 			StepStartedAt: workflow.Now(ctx),
 			Events:        []rollout.Event{},
 		},
@@ -62,11 +71,15 @@ func (r *run) setPhase(ctx workflow.Context, p rollout.Phase) {
 
 func (r *run) event(ctx workflow.Context, kind, msg, by string) {
 	r.status.Events = append(r.status.Events, rollout.Event{At: workflow.Now(ctx), Kind: kind, Message: msg, By: by})
+	if n := len(r.status.Events); n > maxEvents {
+		// Keep how it started and the recent past; a flood of ignored signals must not grow the query without end.
+		r.status.Events = append(r.status.Events[:keepFirstEvents:keepFirstEvents], r.status.Events[n-(maxEvents-keepFirstEvents):]...)
+	}
 	workflow.GetLogger(ctx).Info(msg, "event", kind, "by", by)
 }
 
 func (r *run) beginStep(ctx workflow.Context, i int, s rollout.Step) {
-	r.status.Step = i
+	r.status.Step = i + 1
 	r.status.StepName = s.Describe()
 	r.status.StepStartedAt = workflow.Now(ctx)
 	r.event(ctx, "step", fmt.Sprintf("step %d/%d: %s", i+1, len(r.spec.Steps), s.Describe()), "")

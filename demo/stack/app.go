@@ -22,7 +22,8 @@ type AppOptions struct {
 	Name string
 	// RPS is the steady load through the router; 0 means 40.
 	RPS float64
-	// Latency is both versions' normal /api latency; 0 means 20 ms.
+	// Latency is both versions' normal /api latency; 0 means 50 ms, well
+	// inside a histogram bucket so scheduling noise does not move p95.
 	Latency time.Duration
 	// MaxWeight makes the router refuse weights above it (0 means 100).
 	MaxWeight int
@@ -140,7 +141,7 @@ func (o AppOptions) withDefaults() AppOptions {
 		o.RPS = 40
 	}
 	if o.Latency == 0 {
-		o.Latency = 20 * time.Millisecond
+		o.Latency = 50 * time.Millisecond
 	}
 	if o.MaxWeight == 0 {
 		o.MaxWeight = 100

@@ -18,6 +18,9 @@ type Deployer struct {
 	FailDeploy map[rollout.Role]error
 	// NeverReady makes Ready report false for that role forever.
 	NeverReady map[rollout.Role]bool
+	// NotReady, when set, makes Ready report false while it returns true
+	// for the role and the version it runs.
+	NotReady func(role rollout.Role, version string) bool
 	calls      []string
 }
 
@@ -50,7 +53,7 @@ func (d *Deployer) Ready(_ context.Context, spec rollout.Spec, role rollout.Role
 	switch {
 	case !ok:
 		return false, string(role) + " is not deployed", nil
-	case d.NeverReady[role]:
+	case d.NeverReady[role] || d.NotReady != nil && d.NotReady(role, rel.Version):
 		return false, fmt.Sprintf("%s %s never becomes ready", role, rel.Version), nil
 	}
 	return true, "", nil
