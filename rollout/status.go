@@ -105,12 +105,12 @@ func (r SmokeReport) Failures() []string {
 
 // Status is what the status query returns.
 type Status struct {
-	App           string        `json:"app"`
-	Namespace     string        `json:"namespace"`
-	Stable        Release       `json:"stable"`
-	Canary        Release       `json:"canary"`
-	Phase         Phase         `json:"phase"`
-	Paused bool `json:"paused"`
+	App       string  `json:"app"`
+	Namespace string  `json:"namespace"`
+	Stable    Release `json:"stable"`
+	Canary    Release `json:"canary"`
+	Phase     Phase   `json:"phase"`
+	Paused    bool    `json:"paused"`
 	// Step is the current step's number, counting from 1 as people do; 0 before the first.
 	Step          int           `json:"step"`
 	StepCount     int           `json:"stepCount"`

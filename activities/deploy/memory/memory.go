@@ -21,7 +21,7 @@ type Deployer struct {
 	// NotReady, when set, makes Ready report false while it returns true
 	// for the role and the version it runs.
 	NotReady func(role rollout.Role, version string) bool
-	calls      []string
+	calls    []string
 }
 
 // New returns an empty Deployer.
