@@ -100,10 +100,13 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 		return 1, err
 	}
 	fmt.Fprintf(out, "\n%s\n", control.FormatStatus(s))
-	select {
-	case d := <-injected:
-		fmt.Fprintf(out, "fault injection → canary weight 0: %s\n", d.Round(time.Millisecond))
-	default:
+	if *scenario == "bad" {
+		select {
+		case d := <-injected:
+			fmt.Fprintf(out, "fault injection → canary weight 0: %s\n", d.Round(time.Millisecond))
+		case <-time.After(3 * time.Second):
+			fmt.Fprintln(out, "fault injection → canary weight 0: not observed (the rollout ended before the fault was injected?)")
+		}
 	}
 	fmt.Fprintf(out, "load through the router: %s\n", app.Load.Snapshot())
 	fmt.Fprintf(out, "rollout took %s and ended %s\n", time.Since(started).Round(time.Second), s.Phase)
