@@ -224,3 +224,30 @@ func TestAWorkerKilledMidRolloutLosesNothing(t *testing.T) {
 	assert.Equal(t, []int{10, 50, 0}, e.router.History(), "no step lost or repeated")
 	assert.Equal(t, []string{"deploy canary v2", "deploy stable v2", "remove canary"}, e.deploy.Calls())
 }
+
+func TestContinueAsNewOnARealServer(t *testing.T) {
+	e := startEngine(t)
+	e.startWorker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	spec := quickSpec("long").WithDefaults()
+	spec.Steps = []rollout.Step{rollout.Weight(10), rollout.Hold(6 * time.Second)}
+	id := rollout.WorkflowID(spec.Namespace, spec.App)
+	_, err := e.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue},
+		workflows.CanaryRollout, workflows.Input{Spec: spec, By: "it", MeasurementsPerRun: 2})
+	require.NoError(t, err)
+	res, err := control.Wait(ctx, e.c, id)
+	require.NoError(t, err)
+	assert.Equal(t, rollout.PhasePromoted, res.Phase)
+	s, err := control.Status(ctx, e.c, id)
+	require.NoError(t, err)
+	var continued int
+	for _, ev := range s.Events {
+		if ev.Kind == "continue-as-new" {
+			continued++
+		}
+	}
+	assert.GreaterOrEqual(t, continued, 2, "the hold spans several runs")
+	assert.Equal(t, []int{10, 0}, e.router.History())
+	assert.Equal(t, []string{"deploy canary v2", "deploy stable v2", "remove canary"}, e.deploy.Calls())
+}

@@ -59,6 +59,7 @@ func (r *run) measure(ctx workflow.Context, kind string) rollout.Verdict {
 	weight := r.status.Weight
 	var res activities.MeasureResult
 	r.inFlight++
+	r.measuredThisRun++
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts.measure(r.spec)), a.Measure, r.spec).Get(ctx, &res)
 	r.inFlight--
 	if ctx.Err() != nil {

@@ -36,6 +36,12 @@ type Input struct {
 	Spec rollout.Spec `json:"spec"`
 	// By names who started it, for the event log.
 	By string `json:"by,omitempty"`
+	// Resume is set only by the workflow itself when it continues as new:
+	// the running rollout carried into a fresh history.
+	Resume *Resume `json:"resume,omitempty"`
+	// MeasurementsPerRun bounds the measurements one run takes before it
+	// continues as new; 0 means DefaultMeasurementsPerRun.
+	MeasurementsPerRun int `json:"measurementsPerRun,omitempty"`
 }
 
 // Result is how a rollout ended.
@@ -53,9 +59,12 @@ var a *activities.Activities
 // failure, abort or cancellation rolls back by compensation.
 func CanaryRollout(ctx workflow.Context, in Input) (Result, error) {
 	spec := in.Spec.WithDefaults()
-	r := newRun(ctx, spec)
+	r := newRun(ctx, spec, in)
 	if err := r.listen(ctx); err != nil {
 		return Result{}, fmt.Errorf("registering handlers: %w", err)
+	}
+	if in.Resume != nil {
+		return r.resume(ctx, *in.Resume)
 	}
 	r.event(ctx, "started", fmt.Sprintf("rollout of %s → %s", spec.Stable.Version, spec.Canary.Version), in.By)
 
@@ -67,11 +76,21 @@ func CanaryRollout(ctx workflow.Context, in Input) (Result, error) {
 		return res, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidSpec, nil, res)
 	}
 
+	return r.finish(ctx, r.run)
+}
+
+// finish runs the main flow in a context that abort and analysis can cancel,
+// and turns how it ended into the workflow's result.
+func (r *run) finish(ctx workflow.Context, flow func(workflow.Context) error) (Result, error) {
 	mainCtx, cancel := workflow.WithCancel(ctx)
 	r.stop = cancel
-	err := r.run(mainCtx)
-	if err == nil {
+	err := flow(mainCtx)
+	var next *workflow.ContinueAsNewError
+	switch {
+	case err == nil:
 		return Result{Phase: rollout.PhasePromoted}, nil
+	case errors.As(err, &next):
+		return Result{}, err
 	}
 	return r.rollback(ctx, err)
 }
@@ -97,36 +116,44 @@ func (r *run) run(ctx workflow.Context) error {
 	}
 
 	r.setPhase(ctx, rollout.PhaseProgressing)
+	return r.steps(ctx, 0, false)
+}
+
+// steps walks the plan from step first (resumed: it was already begun in an
+// earlier run), with background analysis, then promotes.
+func (r *run) steps(ctx workflow.Context, first int, resumed bool) error {
 	workflow.Go(ctx, r.analyze)
-	for i, step := range spec.Steps {
+	for i := first; i < len(r.spec.Steps); i++ {
 		if r.promoteNow {
-			r.event(ctx, "skipped", fmt.Sprintf("steps %d–%d skipped by promote", i+1, len(spec.Steps)), "")
+			r.event(ctx, "skipped", fmt.Sprintf("steps %d–%d skipped by promote", i+1, len(r.spec.Steps)), "")
 			break
 		}
-		if err := r.whilePaused(ctx); err != nil {
+		if err := r.whilePaused(ctx, i); err != nil {
 			return err
 		}
-		if err := r.step(ctx, i, step); err != nil {
+		if !resumed || i != first {
+			r.beginStep(ctx, i, r.spec.Steps[i])
+		}
+		if err := r.step(ctx, i, r.spec.Steps[i], resumed && i == first); err != nil {
 			return err
 		}
 	}
-	if err := r.whilePaused(ctx); err != nil {
+	if err := r.whilePaused(ctx, len(r.spec.Steps)); err != nil {
 		return err
 	}
 	return r.promote(ctx)
 }
 
-// step runs one entry of the plan.
-func (r *run) step(ctx workflow.Context, i int, s rollout.Step) error {
-	r.beginStep(ctx, i, s)
+// step runs one entry of the plan; a step resumed from an earlier run keeps
+// its start time, so a hold or approval timeout counts from when it began.
+func (r *run) step(ctx workflow.Context, i int, s rollout.Step, resumed bool) error {
 	switch {
 	case s.SetWeight != nil:
 		return r.setWeight(ctx, opts.setWeight, *s.SetWeight)
 	case s.Pause != nil && s.Pause.Duration > 0:
-		_, err := workflow.AwaitWithTimeout(ctx, s.Pause.Duration.D(), func() bool { return r.promoteNow })
-		return err
+		return r.hold(ctx, i, s.Pause.Duration.D())
 	case s.Pause != nil:
-		return r.awaitApproval(ctx, i, *s.Pause)
+		return r.awaitApproval(ctx, i, *s.Pause, resumed)
 	case s.Analysis != nil:
 		return r.gate(ctx, s.Analysis.Measurements)
 	}

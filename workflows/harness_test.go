@@ -11,7 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/canaryflow/canaryflow/activities"
 	deploymem "github.com/canaryflow/canaryflow/activities/deploy/memory"
@@ -67,8 +69,34 @@ func testSpec() rollout.Spec {
 }
 
 func (h *harness) run(spec rollout.Spec) {
-	h.env.ExecuteWorkflow(CanaryRollout, Input{Spec: spec, By: "test"})
+	h.runInput(Input{Spec: spec, By: "test"})
+}
+
+func (h *harness) runInput(in Input) {
+	h.env.ExecuteWorkflow(CanaryRollout, in)
 	require.True(h.t, h.env.IsWorkflowCompleted(), "workflow did not complete")
+}
+
+// continued returns the input the finished run continued as new with, and
+// moves the harness to a fresh environment (same providers) to run it, as
+// the server would.
+func (h *harness) continued() Input {
+	h.t.Helper()
+	var next *workflow.ContinueAsNewError
+	require.True(h.t, errors.As(h.env.GetWorkflowError(), &next), "want continue-as-new, got %v", h.env.GetWorkflowError())
+	var in Input
+	require.NoError(h.t, converter.GetDefaultDataConverter().FromPayloads(next.Input, &in))
+	var s testsuite.WorkflowTestSuite
+	s.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	h.env = s.NewTestWorkflowEnvironment()
+	h.env.SetTestTimeout(30 * time.Second)
+	// The next run starts when the last one ended, as on a real server.
+	if ev := in.Resume.Status.Events; len(ev) > 0 {
+		h.env.SetStartTime(ev[len(ev)-1].At)
+	}
+	h.env.RegisterWorkflow(CanaryRollout)
+	h.env.RegisterActivity(h.acts)
+	return in
 }
 
 // at schedules fn at d of workflow time.

@@ -23,6 +23,7 @@ func (r *run) listen(ctx workflow.Context) error {
 	resume := workflow.GetSignalChannel(ctx, rollout.SignalResume)
 
 	sel := workflow.NewSelector(ctx)
+	r.sel = sel
 	sel.AddReceive(approve, func(c workflow.ReceiveChannel, _ bool) {
 		var p rollout.Approval
 		c.Receive(ctx, &p)
@@ -128,42 +129,60 @@ func (r *run) onPause(ctx workflow.Context, p rollout.Actor, pause bool) {
 	}
 }
 
-// whilePaused blocks step progression while a pause signal holds it.
-func (r *run) whilePaused(ctx workflow.Context) error {
+// whilePaused blocks progression before step next while a pause signal holds it.
+func (r *run) whilePaused(ctx workflow.Context, next int) error {
 	if !r.paused {
 		return nil
 	}
 	prev := r.status.Phase
-	r.setPhase(ctx, rollout.PhasePaused)
-	err := workflow.Await(ctx, func() bool { return !r.paused })
-	if err == nil {
-		r.setPhase(ctx, prev)
+	if prev == rollout.PhasePaused {
+		prev = rollout.PhaseProgressing
 	}
-	return err
+	r.setPhase(ctx, rollout.PhasePaused)
+	if err := workflow.Await(ctx, func() bool { return !r.paused || r.longRun(ctx) }); err != nil {
+		return err
+	}
+	if r.paused {
+		// Resumed runs start at next's beginning: the step before it is done.
+		return r.continueAsNew(ctx, next, false)
+	}
+	r.setPhase(ctx, prev)
+	return nil
 }
 
-// awaitApproval holds step i until approved, promoted, or its timeout passes.
-func (r *run) awaitApproval(ctx workflow.Context, i int, p rollout.Pause) error {
+// awaitApproval holds step i until approved, promoted, or its timeout
+// (counted from the step's start) passes. A resumed wait does not notify again.
+func (r *run) awaitApproval(ctx workflow.Context, i int, p rollout.Pause, resumed bool) error {
 	r.waiting = &i
 	defer func() { r.waiting = nil }()
 	r.setPhase(ctx, rollout.PhaseAwaitApproval)
-	r.notify(ctx, "approval-needed", "info", fmt.Sprintf("%s/%s canary waits for approval", r.spec.Namespace, r.spec.App),
-		fmt.Sprintf("step %d at weight %d%%: send the approve signal to continue", i+1, r.status.Weight))
+	if !resumed {
+		r.notify(ctx, "approval-needed", "info", fmt.Sprintf("%s/%s canary waits for approval", r.spec.Namespace, r.spec.App),
+			fmt.Sprintf("step %d at weight %d%%: send the approve signal to continue", i+1, r.status.Weight))
+	}
 	done := func() bool { return r.approved[i] || r.promoteNow }
-	if p.Timeout == 0 {
-		if err := workflow.Await(ctx, done); err != nil {
-			return err
+	wake := func() bool { return done() || r.longRun(ctx) }
+	for !done() {
+		if p.Timeout == 0 {
+			if err := workflow.Await(ctx, wake); err != nil {
+				return err
+			}
+		} else {
+			left := r.status.StepStartedAt.Add(p.Timeout.D()).Sub(workflow.Now(ctx))
+			ok, err := workflow.AwaitWithTimeout(ctx, max(left, 0), wake)
+			if err != nil {
+				return err
+			}
+			if !ok && p.OnTimeout == rollout.OnTimeoutAbort {
+				return &failure{fmt.Sprintf("approval of step %d not given within %s", i+1, p.Timeout.D())}
+			}
+			if !ok {
+				r.event(ctx, "approval-timeout", fmt.Sprintf("no approval within %s: proceeding as the plan says", p.Timeout.D()), "")
+				break
+			}
 		}
-	} else {
-		ok, err := workflow.AwaitWithTimeout(ctx, p.Timeout.D(), done)
-		if err != nil {
-			return err
-		}
-		if !ok && p.OnTimeout == rollout.OnTimeoutAbort {
-			return &failure{fmt.Sprintf("approval of step %d not given within %s", i+1, p.Timeout.D())}
-		}
-		if !ok {
-			r.event(ctx, "approval-timeout", fmt.Sprintf("no approval within %s: proceeding as the plan says", p.Timeout.D()), "")
+		if !done() && r.longRun(ctx) {
+			return r.continueAsNew(ctx, i, true)
 		}
 	}
 	r.setPhase(ctx, rollout.PhaseProgressing)

@@ -40,6 +40,9 @@ type run struct {
 	gating        bool // an inline gate measures; the background loop stands aside
 	inFlight      int  // measurements taken but not yet judged
 	touched       bool // something was deployed or moved: compensation has work to do
+	sel             workflow.Selector // the signal loop's, to drain before continuing as new
+	perRun          int               // measurements per run before continuing as new
+	measuredThisRun int
 	failures      int
 	inconclusive  int // consecutive
 	errorsInARow  int
@@ -47,9 +50,14 @@ type run struct {
 	promoted      bool // traffic went to the promoted stable: no way back
 }
 
-func newRun(ctx workflow.Context, spec rollout.Spec) *run {
+func newRun(ctx workflow.Context, spec rollout.Spec, in Input) *run {
+	perRun := in.MeasurementsPerRun
+	if perRun <= 0 {
+		perRun = DefaultMeasurementsPerRun
+	}
 	return &run{
 		spec:     spec,
+		perRun:   perRun,
 		approved: map[int]bool{},
 		status: rollout.Status{
 			App: spec.App, Namespace: spec.Namespace,
