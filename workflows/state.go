@@ -36,18 +36,18 @@ type run struct {
 	waiting    *int         // step index waiting for approval, if any
 	approved   map[int]bool // steps approved
 
-	analysisDone  bool // no new measurements: promotion or rollback has begun
-	gating        bool // an inline gate measures; the background loop stands aside
-	inFlight      int  // measurements taken but not yet judged
-	touched       bool // something was deployed or moved: compensation has work to do
+	analysisDone    bool              // no new measurements: promotion or rollback has begun
+	gating          bool              // an inline gate measures; the background loop stands aside
+	inFlight        int               // measurements taken but not yet judged
+	touched         bool              // something was deployed or moved: compensation has work to do
 	sel             workflow.Selector // the signal loop's, to drain before continuing as new
 	perRun          int               // measurements per run before continuing as new
 	measuredThisRun int
-	failures      int
-	inconclusive  int // consecutive
-	errorsInARow  int
-	stableChanged bool // stable was moved to the canary's version
-	promoted      bool // traffic went to the promoted stable: no way back
+	failures        int
+	inconclusive    int // consecutive
+	errorsInARow    int
+	stableChanged   bool // stable was moved to the canary's version
+	promoted        bool // traffic went to the promoted stable: no way back
 }
 
 func newRun(ctx workflow.Context, spec rollout.Spec, in Input) *run {
