@@ -16,7 +16,7 @@ import (
 // weight, new measurements and events) until the rollout reaches a final phase.
 func Watch(ctx context.Context, c client.Client, id string, every time.Duration, out io.Writer) (rollout.Status, error) {
 	var last rollout.Status
-	seenEvents, seenMeasurements := 0, time.Time{}
+	seenEvents, seenMeasurements := 0, 0
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -24,16 +24,16 @@ func Watch(ctx context.Context, c client.Client, id string, every time.Duration,
 		if err != nil {
 			return last, err
 		}
-		for _, e := range s.Events[min(seenEvents, len(s.Events)):] {
+		fresh := min(s.EventsLogged-seenEvents, len(s.Events))
+		for _, e := range s.Events[len(s.Events)-fresh:] {
 			fmt.Fprintln(out, FormatEvent(e))
 		}
-		seenEvents = len(s.Events)
-		for _, m := range s.Measurements {
-			if m.At.After(seenMeasurements) {
-				fmt.Fprintln(out, FormatMeasurement(m))
-				seenMeasurements = m.At
-			}
+		seenEvents = s.EventsLogged
+		fresh = min(s.MeasurementsTaken-seenMeasurements, len(s.Measurements))
+		for _, m := range s.Measurements[len(s.Measurements)-fresh:] {
+			fmt.Fprintln(out, FormatMeasurement(m))
 		}
+		seenMeasurements = s.MeasurementsTaken
 		last = s
 		if s.Phase.Final() {
 			return s, nil

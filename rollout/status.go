@@ -119,10 +119,15 @@ type Status struct {
 	Weight        int           `json:"weight"`
 	Smoke         *SmokeReport  `json:"smoke,omitempty"`
 	Measurements  []Measurement `json:"measurements,omitempty"`
-	ApprovedBy    []string      `json:"approvedBy,omitempty"`
+	// MeasurementsTaken counts every measurement, including those dropped
+	// from Measurements, so a watcher knows how many are new.
+	MeasurementsTaken int      `json:"measurementsTaken"`
+	ApprovedBy        []string `json:"approvedBy,omitempty"`
 	// Reason says why the rollout is rolling back or rolled back.
 	Reason string  `json:"reason,omitempty"`
 	Events []Event `json:"events"`
+	// EventsLogged counts every event, including those dropped from a long log.
+	EventsLogged int `json:"eventsLogged"`
 	// IncidentReport is where the rollback's report was written.
 	IncidentReport string `json:"incidentReport,omitempty"`
 }

@@ -84,6 +84,7 @@ func (r *run) measure(ctx workflow.Context, kind string) rollout.Verdict {
 
 func (r *run) record(m rollout.Measurement) {
 	r.status.Measurements = append(r.status.Measurements, m)
+	r.status.MeasurementsTaken++
 	if n := len(r.status.Measurements); n > maxMeasurements {
 		r.status.Measurements = r.status.Measurements[n-maxMeasurements:]
 	}

@@ -79,6 +79,7 @@ func (r *run) setPhase(ctx workflow.Context, p rollout.Phase) {
 
 func (r *run) event(ctx workflow.Context, kind, msg, by string) {
 	r.status.Events = append(r.status.Events, rollout.Event{At: workflow.Now(ctx), Kind: kind, Message: msg, By: by})
+	r.status.EventsLogged++
 	if n := len(r.status.Events); n > maxEvents {
 		// Keep how it started and the recent past; a flood of ignored signals must not grow the query without end.
 		r.status.Events = append(r.status.Events[:keepFirstEvents:keepFirstEvents], r.status.Events[n-(maxEvents-keepFirstEvents):]...)
