@@ -3,6 +3,7 @@
 package devstack
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -128,4 +129,22 @@ func (b *tailBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return string(b.buf)
+}
+
+// waitUntil polls probe every interval until it succeeds, the process dies
+// (its exit and output are the error), or ctx ends (with the last probe error).
+func (p *process) waitUntil(ctx context.Context, what string, every time.Duration, probe func(context.Context) error) error {
+	for {
+		last := probe(ctx)
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("waiting for %s: %w", what, p.exitError())
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s (last error: %v); last output:\n%s: %w", what, last, p.tail.String(), ctx.Err())
+		case <-time.After(every):
+		}
+	}
 }

@@ -4,7 +4,6 @@ package devstack
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -40,17 +39,7 @@ func (p *Process) Stop() error { return p.p.stop(5 * time.Second) }
 // WaitHTTP polls url until it answers 200, the process dies, or ctx ends.
 func (p *Process) WaitHTTP(ctx context.Context, url string) error {
 	hc := &http.Client{Timeout: time.Second}
-	for {
-		if p.Exited() {
-			return p.p.exitError()
-		}
-		if err := probeReady(ctx, hc, url); err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s at %s: %w; last output:\n%s", p.p.name, url, ctx.Err(), p.LogTail())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return p.p.waitUntil(ctx, p.p.name+" at "+url, 100*time.Millisecond, func(ctx context.Context) error {
+		return probeReady(ctx, hc, url)
+	})
 }

@@ -157,21 +157,9 @@ func webAssets(bin string) string {
 
 func (p *Prometheus) waitReady(ctx context.Context) error {
 	hc := &http.Client{Timeout: time.Second}
-	var last error
-	for {
-		last = probeReady(ctx, hc, p.url+"/-/ready")
-		if last == nil {
-			return nil
-		}
-		select {
-		case <-p.proc.done:
-			return fmt.Errorf("waiting for prometheus at %s: %w", p.url, p.proc.exitError())
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for prometheus at %s to be ready (last error: %v); last output:\n%s: %w",
-				p.url, last, p.proc.tail.String(), ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return p.proc.waitUntil(ctx, "prometheus at "+p.url+" to be ready", 100*time.Millisecond, func(ctx context.Context) error {
+		return probeReady(ctx, hc, p.url+"/-/ready")
+	})
 }
 
 func probeReady(ctx context.Context, hc *http.Client, url string) error {

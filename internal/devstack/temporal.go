@@ -128,21 +128,9 @@ func startTemporalOnce(ctx context.Context, bin string, opts TemporalOptions) (*
 // the frontend listens before start-dev has created its namespaces.
 func (t *Temporal) waitReady(ctx context.Context) error {
 	logger := tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
-	var last error
-	for {
-		last = t.probe(ctx, logger)
-		if last == nil {
-			return nil
-		}
-		select {
-		case <-t.proc.done:
-			return fmt.Errorf("waiting for temporal at %s: %w", t.addr, t.proc.exitError())
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for temporal at %s to accept clients (last error: %v); last output:\n%s: %w",
-				t.addr, last, t.proc.tail.String(), ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return t.proc.waitUntil(ctx, "temporal at "+t.addr+" to accept clients", 200*time.Millisecond, func(ctx context.Context) error {
+		return t.probe(ctx, logger)
+	})
 }
 
 func (t *Temporal) probe(ctx context.Context, logger tlog.Logger) error {
