@@ -158,6 +158,36 @@ func TestHealthyCanaryIsPromoted(t *testing.T) {
 	t.Logf("load during the rollout: %s", app.Load.Snapshot())
 }
 
+// Not parallel: it kills the worker every scenario shares, so it runs alone.
+func TestWorkerKilledMidRolloutStillPromotes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	app, err := engine.StartApp(ctx, stack.AppOptions{Name: "crash", Hold: 8 * time.Second})
+	require.NoError(t, err)
+	defer app.Stop()
+	id := start(ctx, t, app)
+	require.Eventually(t, func() bool {
+		s, err := control.Status(ctx, engine.Client, id)
+		return err == nil && s.Weight == 25
+	}, time.Minute, 100*time.Millisecond)
+	engine.KillWorker()
+	t.Log("worker killed with SIGKILL at 25%")
+	time.Sleep(3 * time.Second)
+	assert.Equal(t, "200 v2", servedVersion(t, app, "always"), "the canary keeps serving while no worker runs")
+	require.NoError(t, engine.StartWorker())
+	res, s := finish(ctx, t, id)
+	require.Equal(t, rollout.PhasePromoted, res.Phase, "reason: %s", res.Reason)
+	assert.Equal(t, "200 v2", servedVersion(t, app, "never"))
+	requireCanaryGone(t, app)
+	var weights []string
+	for _, e := range s.Events {
+		if e.Kind == "weight" {
+			weights = append(weights, e.Message)
+		}
+	}
+	assert.Equal(t, []string{"canary weight 10%", "canary weight 25%", "canary weight 50%", "canary weight 0%"}, weights, "no step lost or repeated")
+}
+
 func TestErroringCanaryIsRolledBack(t *testing.T) {
 	app, ctx := scenario(t, stack.AppOptions{Name: "errors"})
 	id := start(ctx, t, app)

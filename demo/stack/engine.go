@@ -124,6 +124,14 @@ func (e *Engine) StopWorker() error {
 	return err
 }
 
+// KillWorker SIGKILLs the worker mid-flight: no graceful stop, no cleanup.
+func (e *Engine) KillWorker() {
+	if e.worker != nil {
+		e.worker.Kill()
+		e.worker = nil
+	}
+}
+
 // WorkerLog returns the worker's recent output, for failure reports.
 func (e *Engine) WorkerLog() string {
 	if e.worker == nil {

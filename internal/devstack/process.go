@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"syscall"
 	"time"
 )
 
@@ -35,6 +36,13 @@ func (p *Process) LogTail() string { return p.p.tail.String() }
 // Stop terminates the process group (SIGTERM, then SIGKILL after 5 s). It
 // returns an error if the process had died on its own before.
 func (p *Process) Stop() error { return p.p.stop(5 * time.Second) }
+
+// Kill SIGKILLs the process group at once, as a crash or an OOM kill would,
+// and waits until it is reaped.
+func (p *Process) Kill() {
+	_ = syscall.Kill(-p.Pid(), syscall.SIGKILL)
+	<-p.p.done
+}
 
 // WaitHTTP polls url until it answers 200, the process dies, or ctx ends.
 func (p *Process) WaitHTTP(ctx context.Context, url string) error {
