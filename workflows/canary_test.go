@@ -3,7 +3,6 @@ package workflows
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -185,41 +184,6 @@ func TestSmokeFailureRollsBackBeforeTrafficMoves(t *testing.T) {
 	assert.Len(t, h.status().Smoke.Checks, 2)
 }
 
-func TestDeployFailureCleansUp(t *testing.T) {
-	h := newHarness(t, nil)
-	h.deploy.FailDeploy[rollout.RoleCanary] = fmt.Errorf("image pull: %w", rollout.ErrPermanent)
-	h.run(testSpec())
-	reason := h.requireRolledBack()
-	assert.Contains(t, reason, "deploying canary v2")
-	assert.Contains(t, reason, "image pull")
-	assert.Equal(t, []int{0}, h.router.History())
-}
-
-func TestCanaryNeverReadyTimesOutAndCleansUp(t *testing.T) {
-	h := newHarness(t, nil)
-	h.deploy.NeverReady[rollout.RoleCanary] = true
-	spec := testSpec()
-	spec.Deploy.ReadyTimeout = rollout.Duration(2 * time.Second)
-	h.run(spec)
-	reason := h.requireRolledBack()
-	assert.Contains(t, reason, "waiting for canary v2 to be ready")
-}
-
-func TestCancellationRunsCompensation(t *testing.T) {
-	h := newHarness(t, nil)
-	h.at(20*time.Minute, func() { h.env.CancelWorkflow() })
-	h.run(testSpec())
-	err := h.env.GetWorkflowError()
-	require.Error(t, err)
-	var canceled *temporal.CanceledError
-	require.True(t, errors.As(err, &canceled), "want cancelled, got %v", err)
-	h.requireCompensated()
-	s := h.status()
-	assert.Equal(t, rollout.PhaseRolledBack, s.Phase)
-	assert.Equal(t, "workflow cancelled", s.Reason)
-	assert.Equal(t, []int{10, 25, 0}, h.router.History())
-}
-
 func TestStatusQuery(t *testing.T) {
 	h := newHarness(t, nil)
 	h.at(12*time.Minute+30*time.Second, func() {
@@ -261,26 +225,6 @@ func TestInvalidSpecIsRejectedBeforeAnythingIsTouched(t *testing.T) {
 	assert.Empty(t, h.router.History())
 	assert.Empty(t, h.deploy.Calls())
 	assert.Equal(t, rollout.PhaseRejected, h.status().Phase)
-}
-
-func TestTooLittleTrafficIsNeverAPass(t *testing.T) {
-	h := newHarness(t, func(int) (rollout.Sample, error) {
-		return metricsmem.With(func(c *rollout.VersionFigures) { c.RequestRate = 0.01 }), nil
-	})
-	h.run(testSpec())
-	reason := h.requireRolledBack()
-	assert.Contains(t, reason, "analysis inconclusive 4 times in a row at 10% canary weight (limit 3)")
-	assert.Contains(t, reason, "too little canary traffic")
-}
-
-func TestMetricsErrorsRollBackAfterTheLimit(t *testing.T) {
-	h := newHarness(t, func(int) (rollout.Sample, error) {
-		return rollout.Sample{}, fmt.Errorf("dial tcp 10.0.0.1:9090: %w", rollout.ErrQueryFailed)
-	})
-	h.run(testSpec())
-	reason := h.requireRolledBack()
-	assert.Contains(t, reason, "metrics unavailable: 5 measurement errors in a row (limit 4)")
-	assert.Contains(t, reason, "dial tcp")
 }
 
 func TestPromoteSignalSkipsRemainingSteps(t *testing.T) {
@@ -345,153 +289,4 @@ func TestRouterRefusingAWeightRollsBack(t *testing.T) {
 	assert.Contains(t, reason, "setting canary weight to 25: router refuses weight 25 above 20")
 	assert.Contains(t, reason, "router refuses weight 25 above 20")
 	assert.Equal(t, []int{10, 0}, h.router.History())
-}
-
-func TestPreflightFailureTouchesNothing(t *testing.T) {
-	h := newHarness(t, nil)
-	h.metrics.CheckErr = fmt.Errorf("no series named nope_count: %w", rollout.ErrUnknownMetric)
-	h.run(testSpec())
-	var app *temporal.ApplicationError
-	require.True(t, errors.As(h.env.GetWorkflowError(), &app))
-	var res Result
-	require.NoError(t, app.Details(&res))
-	assert.Equal(t, rollout.PhaseRolledBack, res.Phase)
-	assert.Contains(t, res.Reason, "preflight")
-	assert.Contains(t, res.Reason, "nope_count")
-	assert.Empty(t, h.deploy.Calls(), "nothing deployed, nothing removed")
-	assert.Empty(t, h.router.History(), "no weight touched")
-	assert.Contains(t, eventKinds(h.status()), "rollback")
-}
-
-func TestAMissingProviderIsRefusedWithoutCompensating(t *testing.T) {
-	h := newHarness(t, nil)
-	spec := testSpec()
-	spec.Traffic.Kind = "nginx"
-	h.run(spec)
-	var app *temporal.ApplicationError
-	require.True(t, errors.As(h.env.GetWorkflowError(), &app))
-	var res Result
-	require.NoError(t, app.Details(&res))
-	assert.Equal(t, rollout.PhaseRolledBack, res.Phase, "nothing was touched, so nothing is left for a human")
-	assert.Contains(t, res.Reason, `this worker has no traffic provider of kind "nginx" (it has: memory)`)
-	assert.Empty(t, h.deploy.Calls())
-}
-
-func TestFailedPromotionRestoresStableBeforeMovingTraffic(t *testing.T) {
-	h := newHarness(t, nil)
-	h.deploy.NotReady = func(role rollout.Role, version string) bool { return role == rollout.RoleStable && version == "v2" }
-	spec := testSpec()
-	spec.Deploy.ReadyTimeout = rollout.Duration(time.Second)
-	h.run(spec)
-	reason := h.requireRolledBack()
-	assert.Contains(t, reason, "waiting for stable v2 to be ready")
-	assert.Equal(t, []string{"deploy canary v2", "deploy stable v2", "deploy stable v1", "remove canary"}, h.deploy.Calls())
-	assert.Equal(t, []int{10, 25, 50, 0}, h.router.History(), "traffic returns to stable only once stable is restored")
-}
-
-func TestRollbackThatCannotRestoreStableEndsRollbackFailed(t *testing.T) {
-	h := newHarness(t, nil)
-	h.deploy.NotReady = func(role rollout.Role, version string) bool { return role == rollout.RoleStable }
-	spec := testSpec()
-	spec.Deploy.ReadyTimeout = rollout.Duration(time.Second)
-	h.run(spec)
-	var app *temporal.ApplicationError
-	require.True(t, errors.As(h.env.GetWorkflowError(), &app))
-	var res Result
-	require.NoError(t, app.Details(&res))
-	assert.Equal(t, rollout.PhaseRollbackFailed, res.Phase)
-	s := h.status()
-	assert.Equal(t, rollout.PhaseRollbackFailed, s.Phase)
-	assert.Contains(t, eventKinds(s), "rollback-failed")
-	assert.Equal(t, []int{10, 25, 50}, h.router.History(), "traffic is not sent to a stable that is not ready")
-	_, canary := h.deploy.Running(spec, rollout.RoleCanary)
-	assert.True(t, canary, "the canary is kept: it is what serves")
-	assert.Contains(t, h.notes.Events(), string(rollout.PhaseRollbackFailed))
-}
-
-func TestTheLastStretchIsJudgedBeforePromotion(t *testing.T) {
-	// Measurement 40 covers the last minute of the last hold.
-	h := newHarness(t, degradeAfter(39, metricsmem.With(func(c *rollout.VersionFigures) { c.ErrorRate = 0.5 })))
-	h.run(testSpec())
-	reason := h.requireRolledBack()
-	assert.Contains(t, reason, "analysis failed at 50% canary weight")
-	assert.Equal(t, []string{"deploy canary v2", "remove canary"}, h.deploy.Calls())
-}
-
-func TestPromotionNeedsASuccessfulMeasurementAtTheFinalWeight(t *testing.T) {
-	t.Run("measured before promoting", func(t *testing.T) {
-		h := newHarness(t, nil)
-		spec := testSpec()
-		spec.Steps = []rollout.Step{rollout.Weight(10), rollout.Hold(5 * time.Minute), rollout.Weight(50)}
-		h.run(spec)
-		h.requirePromoted()
-		s := h.status()
-		last, ok := s.LastMeasurement()
-		require.True(t, ok)
-		assert.Equal(t, 50, last.Weight)
-		assert.Equal(t, rollout.Successful, last.Verdict)
-	})
-	t.Run("too little traffic at the end is not a pass", func(t *testing.T) {
-		h := newHarness(t, func(n int) (rollout.Sample, error) {
-			if n > 5 {
-				return metricsmem.With(func(c *rollout.VersionFigures) { c.RequestRate = 0 }), nil
-			}
-			return metricsmem.Healthy(), nil
-		})
-		spec := testSpec()
-		spec.Steps = []rollout.Step{rollout.Weight(10), rollout.Hold(5 * time.Minute), rollout.Weight(50)}
-		h.run(spec)
-		assert.Contains(t, h.requireRolledBack(), "inconclusive")
-	})
-}
-
-func TestAGateIsNotDoubleCounted(t *testing.T) {
-	h := newHarness(t, func(int) (rollout.Sample, error) {
-		return metricsmem.With(func(c *rollout.VersionFigures) { c.RequestRate = 0.01 }), nil
-	})
-	spec := testSpec()
-	spec.Steps = []rollout.Step{rollout.Weight(10), rollout.Gate(5)}
-	h.run(spec)
-	h.requireRolledBack()
-	s := h.status()
-	require.Len(t, s.Measurements, 4, "maxInconclusive 3: the 4th in a row rolls back")
-	for i := 1; i < len(s.Measurements); i++ {
-		assert.Equal(t, time.Minute, s.Measurements[i].At.Sub(s.Measurements[i-1].At), "one measurement per interval")
-	}
-}
-
-func TestLongWaitsContinueAsNewWithoutLosingTheRollout(t *testing.T) {
-	h := newHarness(t, nil)
-	spec := testSpec()
-	spec.Steps = []rollout.Step{rollout.Weight(10), rollout.ApprovalGate(0, ""), rollout.Weight(50), rollout.Hold(30 * time.Minute)}
-	// Run 1 waits for approval until 25 measurements, then continues as new.
-	h.runInput(Input{Spec: spec, By: "test", MeasurementsPerRun: 25})
-	in := h.continued()
-	require.NotNil(t, in.Resume)
-	assert.Equal(t, 1, in.Resume.Step)
-	assert.True(t, in.Resume.Begun)
-	assert.Equal(t, rollout.PhaseAwaitApproval, in.Resume.Status.Phase)
-	assert.Len(t, in.Resume.Status.Measurements, 25)
-
-	// Run 2 is approved, walks on, and continues again during the 30-minute hold.
-	two := 2
-	h.signal(10*time.Minute, rollout.SignalApprove, rollout.Approval{Step: &two, By: "bob"})
-	h.runInput(in)
-	in = h.continued()
-	assert.Equal(t, 3, in.Resume.Step)
-	assert.Equal(t, 50, in.Resume.Status.Weight)
-
-	// Run 3 finishes the hold (counted from its start in run 2) and promotes.
-	h.runInput(in)
-	h.requirePromoted()
-	s := h.status()
-	assert.Equal(t, []int{10, 50, 0}, h.router.History(), "no weight set twice across runs")
-	assert.Equal(t, []string{"deploy canary v2", "deploy stable v2", "remove canary"}, h.deploy.Calls(), "no redeploy")
-	assert.Equal(t, []string{"bob"}, s.ApprovedBy)
-	assert.Equal(t, 1, strings.Count(strings.Join(h.notes.Events(), ","), "approval-needed"), "asked once")
-	kinds := eventKinds(s)
-	assert.Equal(t, 2, strings.Count(strings.Join(kinds, ","), "continue-as-new"))
-	assert.Equal(t, "started", kinds[0])
-	hold := s.Events[indexOf(kinds, "promoted")].At.Sub(s.Events[indexOf(kinds, "approved")].At)
-	assert.InDelta(t, 31*time.Minute, hold, float64(2*time.Minute), "the hold spans runs without restarting")
 }
