@@ -59,8 +59,8 @@ func IncidentMarkdown(in rollout.Incident) string {
 		for _, m := range s.Measurements {
 			c, st := m.Sample.Canary, m.Sample.Stable
 			fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", m.At.UTC().Format(time.TimeOnly), m.Weight, m.Verdict,
-				fig(c.RequestRate, 1, ""), fig(c.ErrorRate, 100, "%"), fig(c.P95, 1000, "ms"),
-				fig(st.ErrorRate, 100, "%"), fig(st.P95, 1000, "ms"), strings.Join(m.Reasons, "; "))
+				c.RequestRate.Format(1, "%.2f"), c.ErrorRate.Format(100, "%.2f%%"), c.P95.Format(1000, "%.0fms"),
+				st.ErrorRate.Format(100, "%.2f%%"), st.P95.Format(1000, "%.0fms"), strings.Join(m.Reasons, "; "))
 		}
 		if last, ok := s.LastMeasurement(); ok && len(last.Sample.Queries) > 0 {
 			b.WriteString("\nQueries of the last measurement:\n\n")
@@ -79,11 +79,4 @@ func IncidentMarkdown(in rollout.Incident) string {
 		fmt.Fprintf(&b, "- %s %s: %s%s\n", e.At.UTC().Format(time.RFC3339), e.Kind, e.Message, by)
 	}
 	return b.String()
-}
-
-func fig(v rollout.Value, scale float64, unit string) string {
-	if v.Missing() {
-		return "—"
-	}
-	return fmt.Sprintf("%.2f%s", float64(v)*scale, unit)
 }

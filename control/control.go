@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -70,6 +71,8 @@ func Start(ctx context.Context, c client.Client, spec rollout.Spec, by string) (
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		StaticSummary:                            fmt.Sprintf("canary %s/%s: %s → %s", spec.Namespace, spec.App, spec.Stable.Version, spec.Canary.Version),
+		StaticDetails:                            planDetails(spec),
 	}, workflows.CanaryRollout, workflows.Input{Spec: spec, By: by})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
@@ -130,4 +133,15 @@ func Wait(ctx context.Context, c client.Client, id string) (workflows.Result, er
 
 func sortedKeys(m map[string]string) []string {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// planDetails is the plan as the Temporal UI shows it beside the rollout.
+func planDetails(spec rollout.Spec) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Plan (analysis every %s):\n", spec.Analysis.Interval.D())
+	for i, st := range spec.Steps {
+		fmt.Fprintf(&b, "%d. %s\n", i+1, st.Describe())
+	}
+	b.WriteString("then promote")
+	return b.String()
 }

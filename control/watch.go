@@ -57,22 +57,12 @@ func FormatEvent(e rollout.Event) string {
 
 // FormatMeasurement renders canary against stable on one line.
 func FormatMeasurement(m rollout.Measurement) string {
-	c, s := m.Sample.Canary, m.Sample.Stable
-	line := fmt.Sprintf("%s  %-15s weight %3d%%  canary %s req/s, %s err, p95 %s | stable %s req/s, %s err, p95 %s",
-		m.At.Local().Format(time.TimeOnly), "measure "+string(m.Verdict), m.Weight,
-		f(c.RequestRate, 1, "%.1f"), f(c.ErrorRate, 100, "%.1f%%"), f(c.P95, 1000, "%.0fms"),
-		f(s.RequestRate, 1, "%.1f"), f(s.ErrorRate, 100, "%.1f%%"), f(s.P95, 1000, "%.0fms"))
+	line := fmt.Sprintf("%s  %-15s weight %3d%%  %s",
+		m.At.Local().Format(time.TimeOnly), "measure "+string(m.Verdict), m.Weight, m.Figures())
 	if len(m.Reasons) > 0 {
 		line += "\n" + strings.Repeat(" ", 26) + "→ " + strings.Join(m.Reasons, "; ")
 	}
 	return line
-}
-
-func f(v rollout.Value, scale float64, format string) string {
-	if v.Missing() {
-		return "–"
-	}
-	return fmt.Sprintf(format, float64(v)*scale)
 }
 
 // FormatStatus renders a status for a terminal.

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	historypb "go.temporal.io/api/history/v1"
+	sdkpb "go.temporal.io/api/sdk/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/client"
@@ -121,6 +122,14 @@ func TestRolloutsOnARealTemporalServer(t *testing.T) {
 		s, err := control.Status(ctx, e.c, good.GetID())
 		require.NoError(t, err)
 		assert.GreaterOrEqual(t, len(s.Measurements), 4)
+
+		// The Temporal UI shows the rollout's current details without a query of ours.
+		v, err := e.c.QueryWorkflow(ctx, good.GetID(), "", "__temporal_workflow_metadata")
+		require.NoError(t, err)
+		var md sdkpb.WorkflowMetadata
+		require.NoError(t, v.Get(&md))
+		assert.Contains(t, md.GetCurrentDetails(), "**Promoted** it/good v1 → v2, canary weight **0%**")
+		assert.Contains(t, md.GetCurrentDetails(), "last measurement")
 	})
 
 	t.Run("rolled back by analysis", func(t *testing.T) {

@@ -75,6 +75,7 @@ func (r *run) measure(ctx workflow.Context, kind string) rollout.Verdict {
 		m.Verdict, m.Reasons = rollout.Evaluate(r.spec.Analysis.Thresholds, res.Sample)
 	}
 	r.record(m)
+	r.showDetails(ctx)
 	workflow.GetLogger(ctx).Info("measurement", "kind", kind, "weight", weight, "verdict", m.Verdict, "reasons", m.Reasons)
 	if cause := r.overLimit(m); cause != "" {
 		r.stopWith(ctx, cause, "")

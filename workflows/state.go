@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -75,6 +76,26 @@ func (r *run) setPhase(ctx workflow.Context, p rollout.Phase) {
 	}
 	workflow.GetLogger(ctx).Info("phase", "from", r.status.Phase, "to", p)
 	r.status.Phase = p
+	r.showDetails(ctx)
+}
+
+// showDetails keeps the Temporal UI's "current details" of the rollout up to
+// date, so people watching it there see phase, step, weight and the last
+// verdict without running a query.
+func (r *run) showDetails(ctx workflow.Context) {
+	s := r.status
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s** %s/%s %s → %s, canary weight **%d%%**", s.Phase, s.Namespace, s.App, s.Stable.Version, s.Canary.Version, s.Weight)
+	if s.Step > 0 {
+		fmt.Fprintf(&b, "\n\nstep %d/%d: %s (since %s)", s.Step, s.StepCount, s.StepName, s.StepStartedAt.UTC().Format(time.TimeOnly))
+	}
+	if m, ok := s.LastMeasurement(); ok {
+		fmt.Fprintf(&b, "\n\nlast measurement %s at %d%%: **%s** — %s", m.At.UTC().Format(time.TimeOnly), m.Weight, m.Verdict, m.Figures())
+	}
+	if s.Reason != "" {
+		fmt.Fprintf(&b, "\n\nreason: %s", s.Reason)
+	}
+	workflow.SetCurrentDetails(ctx, b.String())
 }
 
 func (r *run) event(ctx workflow.Context, kind, msg, by string) {
@@ -92,6 +113,7 @@ func (r *run) beginStep(ctx workflow.Context, i int, s rollout.Step) {
 	r.status.StepName = s.Describe()
 	r.status.StepStartedAt = workflow.Now(ctx)
 	r.event(ctx, "step", fmt.Sprintf("step %d/%d: %s", i+1, len(r.spec.Steps), s.Describe()), "")
+	r.showDetails(ctx)
 }
 
 // stopWith records why the main flow must stop and cancels it. The first
@@ -146,6 +168,7 @@ func (r *run) setWeight(ctx workflow.Context, o workflow.ActivityOptions, w int)
 		return err
 	}
 	r.status.Weight = w
+	r.showDetails(ctx)
 	r.event(ctx, "weight", fmt.Sprintf("canary weight %d%%", w), "")
 	return nil
 }
