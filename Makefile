@@ -28,7 +28,7 @@ $(BIN)/temporal: $(TEMPORAL)
 	ln -sf $< $@
 
 $(BIN)/prometheus: tools/prometheus/install.sh
-	tools/prometheus/install.sh $(BIN)
+	CANARYFLOW_CACHE=$(CACHE) tools/prometheus/install.sh $(BIN)
 
 ## build: the project's own binaries
 build:

@@ -64,7 +64,8 @@ type Activities struct {
 	PollInterval time.Duration
 }
 
-// Error types the workflow recognises in activity failures.
+// Error types of the non-retryable failures activities return, so a caller
+// reading a failure (the UI, a test) can tell a missing provider from a refusal.
 const (
 	ErrTypeNoProvider = "NoProvider"
 	ErrTypePermanent  = "Permanent"

@@ -2,10 +2,12 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/canaryflow/canaryflow/rollout"
 )
@@ -73,4 +75,13 @@ func (a *Activities) Remove(ctx context.Context, in RoleInput) error {
 		return err
 	}
 	return classify(fmt.Sprintf("removing %s", in.Role), d.Remove(ctx, in.Spec, in.Role))
+}
+
+// isRetryable reports whether Temporal would retry err.
+func isRetryable(err error) bool {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return !app.NonRetryable()
+	}
+	return true
 }

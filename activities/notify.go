@@ -3,8 +3,10 @@ package activities
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,7 +66,7 @@ func IncidentMarkdown(in rollout.Incident) string {
 		}
 		if last, ok := s.LastMeasurement(); ok && len(last.Sample.Queries) > 0 {
 			b.WriteString("\nQueries of the last measurement:\n\n")
-			for _, k := range sortedKeys(last.Sample.Queries) {
+			for _, k := range slices.Sorted(maps.Keys(last.Sample.Queries)) {
 				fmt.Fprintf(&b, "- %s: `%s`\n", k, last.Sample.Queries[k])
 			}
 		}

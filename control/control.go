@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
-	"slices"
 	"strings"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -129,10 +127,6 @@ func Wait(ctx context.Context, c client.Client, id string) (workflows.Result, er
 		return res, nil
 	}
 	return res, fmt.Errorf("waiting for %s: %w", id, err)
-}
-
-func sortedKeys(m map[string]string) []string {
-	return slices.Sorted(maps.Keys(m))
 }
 
 // planDetails is the plan as the Temporal UI shows it beside the rollout.

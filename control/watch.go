@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,16 +26,25 @@ func Watch(ctx context.Context, c client.Client, id string, every time.Duration,
 		if err != nil {
 			return last, err
 		}
+		// New events and measurements, printed in the order they happened.
+		type line struct {
+			at   time.Time
+			text string
+		}
+		var lines []line
 		fresh := min(s.EventsLogged-seenEvents, len(s.Events))
 		for _, e := range s.Events[len(s.Events)-fresh:] {
-			fmt.Fprintln(out, FormatEvent(e))
+			lines = append(lines, line{e.At, FormatEvent(e)})
 		}
-		seenEvents = s.EventsLogged
 		fresh = min(s.MeasurementsTaken-seenMeasurements, len(s.Measurements))
 		for _, m := range s.Measurements[len(s.Measurements)-fresh:] {
-			fmt.Fprintln(out, FormatMeasurement(m))
+			lines = append(lines, line{m.At, FormatMeasurement(m)})
 		}
-		seenMeasurements = s.MeasurementsTaken
+		slices.SortStableFunc(lines, func(a, b line) int { return a.at.Compare(b.at) })
+		for _, l := range lines {
+			fmt.Fprintln(out, l.text)
+		}
+		seenEvents, seenMeasurements = s.EventsLogged, s.MeasurementsTaken
 		last = s
 		if s.Phase.Final() {
 			return s, nil
@@ -96,7 +107,7 @@ func FormatStatus(s rollout.Status) string {
 	}
 	if m, ok := s.LastMeasurement(); ok {
 		b.WriteString("last measurement:\n  " + FormatMeasurement(m) + "\n")
-		for _, k := range sortedKeys(m.Sample.Queries) {
+		for _, k := range slices.Sorted(maps.Keys(m.Sample.Queries)) {
 			fmt.Fprintf(&b, "  %s: %s\n", k, m.Sample.Queries[k])
 		}
 	}

@@ -145,17 +145,26 @@ type Analysis struct {
 }
 
 // Thresholds are the rollback rules; a canary crossing any of them fails.
+// Rates are fractions (0.05 is 5 %), not percentages.
 type Thresholds struct {
-	MaxErrorRate         *float64 `json:"maxErrorRate,omitempty"`
-	MaxP95               Duration `json:"maxP95,omitempty"`
+	// MaxErrorRate is the canary's highest 5xx share (default 0.05).
+	MaxErrorRate *float64 `json:"maxErrorRate,omitempty"`
+	// MaxP95 is the canary's highest p95 latency (default 2s).
+	MaxP95 Duration `json:"maxP95,omitempty"`
+	// MaxErrorRateIncrease is how far the canary's error rate may exceed
+	// stable's (default 0.03, i.e. 3 points).
 	MaxErrorRateIncrease *float64 `json:"maxErrorRateIncrease,omitempty"`
-	MaxLatencyRatio      float64  `json:"maxLatencyRatio,omitempty"`
+	// MaxLatencyRatio is the highest canary p95 / stable p95 (default 1.5).
+	MaxLatencyRatio float64 `json:"maxLatencyRatio,omitempty"`
 	// MinRequestRate (requests per second) below which a version's figures
 	// are too thin to judge and the measurement is Inconclusive.
 	MinRequestRate *float64 `json:"minRequestRate,omitempty"`
 }
 
-// Limits say how many non-successful measurements are tolerated.
+// Limits say how many non-successful measurements are tolerated: more than
+// MaxFailures Failed in all (default 0), more than MaxInconclusive
+// Inconclusive without a Successful one between (default 3), or more than
+// MaxConsecutiveErrors Errors in a row (default 4) rolls back.
 type Limits struct {
 	MaxFailures          *int `json:"maxFailures,omitempty"`
 	MaxInconclusive      *int `json:"maxInconclusive,omitempty"`

@@ -117,3 +117,12 @@ func validSpec() Spec {
 func TestValidSpecPasses(t *testing.T) {
 	require.NoError(t, validSpec().WithDefaults().Validate())
 }
+
+func TestExamplesAreValid(t *testing.T) {
+	for _, f := range []string{"../examples/reference.yaml", "../examples/try.yaml"} {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		_, err = Parse(data)
+		assert.NoError(t, err, f)
+	}
+}

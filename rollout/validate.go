@@ -25,6 +25,7 @@ type FieldError struct {
 	Msg  string
 }
 
+// Error reads "path: what is wrong and what is allowed".
 func (e FieldError) Error() string { return e.Path + ": " + e.Msg }
 
 // ValidationError lists every problem found, so a user fixes them in one go.
@@ -32,6 +33,7 @@ type ValidationError struct {
 	Problems []FieldError
 }
 
+// Error lists every problem, one per line.
 func (e *ValidationError) Error() string {
 	lines := make([]string, len(e.Problems))
 	for i, p := range e.Problems {

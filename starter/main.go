@@ -28,14 +28,16 @@ commands:
   start   -f spec.yaml [--wait]          validate the spec and start its rollout
   watch   --app A --namespace N          follow a rollout until it ends
   status  --app A --namespace N [--json] show phase, step, weight, measurements, events
-  approve --app A --namespace N [--step I] release a step waiting for approval
-  abort   --app A --namespace N --reason R roll back now
+  approve --app A --namespace N [--step N] release the step waiting for approval (N as status shows it)
+  abort   --app A --namespace N [--reason R] roll back now
   promote --app A --namespace N          skip the remaining steps and promote
   pause   --app A --namespace N          hold the steps (analysis continues)
   resume  --app A --namespace N          continue the steps
 
 Every command takes --address and --temporal-namespace (default: TEMPORAL_ADDRESS,
-TEMPORAL_NAMESPACE or localhost:7233 / default) and --id instead of --app/--namespace.
+TEMPORAL_NAMESPACE or localhost:7233 / default), --id instead of --app/--namespace
+(--namespace is the application's namespace), and --by (who acts; default: your user).
+watch and start --wait poll every --every (default 1s).
 `
 
 func main() {
@@ -56,6 +58,12 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 		return 2, nil
 	}
 	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "start", "watch", "status", "approve", "abort", "promote", "pause", "resume":
+	default:
+		fmt.Fprint(out, usage)
+		return 2, fmt.Errorf("unknown command %q", cmd)
+	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	address := fs.String("address", "", "Temporal frontend host:port (default TEMPORAL_ADDRESS or localhost:7233)")
 	tns := fs.String("temporal-namespace", "", "Temporal namespace (default TEMPORAL_NAMESPACE or default)")
@@ -71,6 +79,9 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	every := fs.Duration("every", time.Second, "poll interval (watch)")
 	if err := fs.Parse(args); err != nil {
 		return 2, nil
+	}
+	if *step < 0 {
+		return 2, fmt.Errorf("--step must be a step number from 1 (as status shows it), got %d", *step)
 	}
 
 	var spec rollout.Spec
@@ -136,7 +147,6 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	case "promote", "pause", "resume":
 		return signalled(control.Signal(ctx, c, *id, cmd, rollout.Actor{By: *by}))
 	}
-	fmt.Fprint(out, usage)
 	return 2, fmt.Errorf("unknown command %q", cmd)
 }
 

@@ -43,4 +43,10 @@ func TestUsage(t *testing.T) {
 	code, err = run(context.Background(), []string{"approve"}, &out)
 	assert.Equal(t, 2, code)
 	assert.ErrorContains(t, err, "give --app and --namespace, or --id")
+	code, err = run(context.Background(), []string{"frobnicate", "--id", "x"}, &out)
+	assert.Equal(t, 2, code)
+	assert.EqualError(t, err, `unknown command "frobnicate"`)
+	code, err = run(context.Background(), []string{"approve", "--id", "x", "--step", "-1"}, &out)
+	assert.Equal(t, 2, code)
+	assert.ErrorContains(t, err, "--step must be a step number from 1")
 }

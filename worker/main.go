@@ -24,7 +24,10 @@ func main() {
 	slog.SetDefault(logger)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], logger); err != nil {
+	err := run(ctx, os.Args[1:], logger)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case err != nil:
 		logger.Error("worker stopped", "err", err)
 		os.Exit(1)
 	}
@@ -35,7 +38,6 @@ func run(ctx context.Context, args []string, logger *slog.Logger) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	address := fs.String("address", "", "Temporal frontend host:port (default TEMPORAL_ADDRESS or localhost:7233)")
 	tns := fs.String("temporal-namespace", "", "Temporal namespace (default TEMPORAL_NAMESPACE or default)")
-	queue := fs.String("task-queue", workflows.TaskQueue, "task queue to serve")
 	cfg.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -50,10 +52,10 @@ func run(ctx context.Context, args []string, logger *slog.Logger) error {
 	}
 	defer c.Close()
 
-	w := worker.New(c, *queue, worker.Options{})
+	w := worker.New(c, workflows.TaskQueue, worker.Options{})
 	w.RegisterWorkflow(workflows.CanaryRollout)
 	w.RegisterActivity(acts)
-	logger.Info("worker serving", "taskQueue", *queue, "providers", cfg.describe(acts))
+	logger.Info("worker serving", "taskQueue", workflows.TaskQueue, "providers", cfg.describe(acts))
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("starting worker: %w", err)
 	}

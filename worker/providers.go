@@ -40,7 +40,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.prometheusURL, "prometheus-url", envOr("PROMETHEUS_URL", "http://127.0.0.1:9090"), "Prometheus used when a spec names none (env PROMETHEUS_URL)")
 	fs.StringVar(&c.demoBinary, "demo-binary", "", "demoapp executable: enables the local deployer (kind local) that runs versions as processes")
 	fs.StringVar(&c.stateDir, "state-dir", ".canaryflow", "local deployer state and logs")
-	fs.StringVar(&c.slackToken, "slack-token", os.Getenv("SLACK_BOT_TOKEN"), "Slack bot token: enables notify kind slack (env SLACK_BOT_TOKEN)")
+	fs.StringVar(&c.slackToken, "slack-token", "", "Slack bot token: enables notify kind slack (default: env SLACK_BOT_TOKEN)")
 	fs.StringVar(&c.slackChannel, "slack-channel", "", "Slack channel used when a spec names none")
 	fs.StringVar(&c.slackAPIURL, "slack-api-url", "", "Slack API base URL override (proxies, tests)")
 	fs.BoolVar(&c.dryRun, "dry-run-providers", false, "also serve the in-memory kinds (kind memory): rollouts that touch nothing, for trying the engine")
@@ -70,6 +70,9 @@ func (c *config) activities(logger *slog.Logger) (*activities.Activities, error)
 			return nil, fmt.Errorf("local deployer: %w", err)
 		}
 		a.Deployers["local"] = d
+	}
+	if c.slackToken == "" {
+		c.slackToken = os.Getenv("SLACK_BOT_TOKEN")
 	}
 	if c.slackToken != "" {
 		n, err := notifyslack.New(c.slackToken, c.slackChannel, c.slackAPIURL)

@@ -49,7 +49,7 @@ func (r *run) gate(ctx workflow.Context, n int) error {
 			return err
 		}
 	}
-	r.event(ctx, "gate", fmt.Sprintf("analysis gate passed: %d successful measurements in a row", n), "")
+	r.event(ctx, "gate", fmt.Sprintf("analysis gate passed: %d of %d successful in a row", n, n), "")
 	return nil
 }
 

@@ -68,7 +68,7 @@ func (p *process) exited() bool {
 
 // exitError describes an exit that happened before Stop asked for it.
 func (p *process) exitError() error {
-	return fmt.Errorf("%s exited unexpectedly (%v); last output:\n%s", p.name, p.waitErr, p.tail.String())
+	return fmt.Errorf("%s exited unexpectedly (%w); last output:\n%s", p.name, p.waitErr, p.tail.String())
 }
 
 // stop sends SIGTERM to the whole process group, escalates to SIGKILL after

@@ -3,8 +3,8 @@
 // version="stable" or "canary": it asks Prometheus's HTTP API for each
 // version's request rate, 5xx share and p95/p99 over the analysis window.
 //
-// It satisfies activities.MetricsSource structurally, so the activities
-// package can depend on it without an import cycle.
+// It satisfies activities.MetricsSource structurally and imports only
+// package rollout, like every provider, so providers stay independent.
 package prometheus
 
 import (

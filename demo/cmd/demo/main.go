@@ -51,7 +51,10 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	_ = os.RemoveAll(*work) // each demo starts clean
+	// Each demo starts clean: only what an earlier demo wrote there is removed.
+	for _, name := range []string{"state", "logs", "incidents", "worker.log"} {
+		_ = os.RemoveAll(filepath.Join(*work, name))
+	}
 
 	say(out, "starting Temporal dev server, worker, Prometheus, stable v1, router and load ...")
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
