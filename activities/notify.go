@@ -57,12 +57,14 @@ func IncidentMarkdown(in rollout.Incident) string {
 		b.WriteString("\n")
 	}
 	if len(s.Measurements) > 0 {
-		b.WriteString("## Measurements\n\n| at | weight | verdict | canary req/s | canary err | canary p95 | stable err | stable p95 | why |\n|---|---|---|---|---|---|---|---|---|\n")
+		b.WriteString("## Measurements\n\n| at | weight | verdict | canary req/s | canary err | canary p95 | canary p99 | stable req/s | stable err | stable p95 | stable p99 | why |\n")
+		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, m := range s.Measurements {
 			c, st := m.Sample.Canary, m.Sample.Stable
-			fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", m.At.UTC().Format(time.TimeOnly), m.Weight, m.Verdict,
-				c.RequestRate.Format(1, "%.2f"), c.ErrorRate.Format(100, "%.2f%%"), c.P95.Format(1000, "%.0fms"),
-				st.ErrorRate.Format(100, "%.2f%%"), st.P95.Format(1000, "%.0fms"), strings.Join(m.Reasons, "; "))
+			fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", m.At.UTC().Format(time.TimeOnly), m.Weight, m.Verdict,
+				c.RequestRate.Format(1, "%.2f"), c.ErrorRate.Format(100, "%.2f%%"), c.P95.Format(1000, "%.0fms"), c.P99.Format(1000, "%.0fms"),
+				st.RequestRate.Format(1, "%.2f"), st.ErrorRate.Format(100, "%.2f%%"), st.P95.Format(1000, "%.0fms"), st.P99.Format(1000, "%.0fms"),
+				strings.Join(m.Reasons, "; "))
 		}
 		if last, ok := s.LastMeasurement(); ok && len(last.Sample.Queries) > 0 {
 			b.WriteString("\nQueries of the last measurement:\n\n")

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -269,11 +270,11 @@ func (c *checker) pause(path string, p Pause, a Analysis) {
 }
 
 func (c *checker) analysis(a Analysis) {
-	if a.Interval <= 0 {
-		c.add("analysis.interval", "must be positive, got %s", a.Interval.D())
+	if a.Interval < Duration(time.Second) {
+		c.add("analysis.interval", "must be at least 1s (each measurement is several Prometheus queries), got %s", a.Interval.D())
 	}
-	if a.Window <= 0 {
-		c.add("analysis.window", "must be positive, got %s", a.Window.D())
+	if a.Window < Duration(time.Second) {
+		c.add("analysis.window", "must be at least 1s, got %s", a.Window.D())
 	}
 	t := a.Thresholds
 	frac := func(path string, v *float64, lo float64) {

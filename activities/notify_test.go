@@ -1,0 +1,51 @@
+package activities
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/canaryflow/canaryflow/rollout"
+)
+
+func TestIncidentReportHoldsTheEvidence(t *testing.T) {
+	at := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	in := rollout.Incident{RolloutID: "canary-prod-shop", RunID: "r1", Status: rollout.Status{
+		App: "shop", Namespace: "prod", Stable: rollout.Release{Version: "v1"}, Canary: rollout.Release{Version: "v2"},
+		Phase: rollout.PhaseRolledBack, Step: 4, StepCount: 6, StepName: "pause 10m0s", Weight: 25,
+		Reason: "analysis failed at 25% canary weight: canary error rate 8.69% > 5.00%",
+		Measurements: []rollout.Measurement{{At: at, Weight: 25, Verdict: rollout.Failed,
+			Sample: rollout.Sample{
+				Canary:  rollout.VersionFigures{RequestRate: 9.2, ErrorRate: 0.0869, P95: 0.097, P99: 0.099},
+				Stable:  rollout.NoData(),
+				Queries: map[string]string{"canary.errorRate": `sum(rate(x{version="canary"}[1m]))`},
+			},
+			Reasons: []string{"canary error rate 8.69% > 5.00%"}}},
+		Events: []rollout.Event{{At: at, Kind: "stopping", Message: "analysis failed", By: ""}, {At: at, Kind: "approved", Message: "step 2 approved", By: "bob"}},
+	}}
+	a := &Activities{IncidentDir: t.TempDir()}
+	path, err := a.WriteIncident(context.Background(), in)
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(a.IncidentDir, "canary-prod-shop-r1.md"), path)
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	md := string(data)
+	for _, want := range []string{
+		"# Incident: canary rollback of prod/shop",
+		"- Reason: analysis failed at 25% canary weight: canary error rate 8.69% > 5.00%",
+		"- Reached: step 4 of 6 (pause 10m0s), weight 25% before rollback",
+		"| 10:00:00 | 25 | Failed | 9.20 | 8.69% | 97ms | 99ms | – | – | – | – | canary error rate 8.69% > 5.00% |",
+		"- canary.errorRate: `sum(rate(x{version=\"canary\"}[1m]))`",
+		"approved: step 2 approved (by bob)",
+	} {
+		assert.Contains(t, md, want)
+	}
+	again, err := a.WriteIncident(context.Background(), in)
+	require.NoError(t, err)
+	assert.Equal(t, path, again, "a retried write replaces, never duplicates")
+}
