@@ -45,7 +45,7 @@ unit:
 
 ## bench: benchmarks with their figures
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./middleware/ ./rollout/ ./activities/metrics/prometheus/
+	$(GO) test -run '^$$' -bench . -benchmem ./middleware/ ./rollout/ ./activities/metrics/prometheus/ ./integration/
 
 ## demo: a real canary rollout on this machine (SCENARIO=good|bad)
 demo: tools build

@@ -41,7 +41,7 @@ type engine struct {
 	metrics *metricsmem.Metrics
 }
 
-func startEngine(t *testing.T) *engine {
+func startEngine(t testing.TB) *engine {
 	srv := testenv.Temporal(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -61,7 +61,7 @@ func startEngine(t *testing.T) *engine {
 }
 
 // startWorker starts a worker; the returned func stops it like a killed process would stop serving.
-func (e *engine) startWorker(t *testing.T) func() {
+func (e *engine) startWorker(t testing.TB) func() {
 	w := worker.New(e.c, workflows.TaskQueue, worker.Options{})
 	w.RegisterWorkflow(workflows.CanaryRollout)
 	w.RegisterActivity(e.acts)
