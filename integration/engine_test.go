@@ -167,24 +167,30 @@ func TestRolloutsOnARealTemporalServer(t *testing.T) {
 	// CANARYFLOW_CAPTURE_HISTORIES=1 they become the committed replay fixtures.
 	for name, run := range map[string]client.WorkflowRun{"promoted": good, "rolled-back": bad, "aborted": gated} {
 		t.Run("history replays: "+name, func(t *testing.T) {
-			data := history(ctx, t, e.c, run)
-			replayer := worker.NewWorkflowReplayer()
-			replayer.RegisterWorkflow(workflows.CanaryRollout)
-			path := filepath.Join(t.TempDir(), name+".json")
-			require.NoError(t, os.WriteFile(path, data, 0o644))
-			require.NoError(t, replayer.ReplayWorkflowHistoryFromJSONFile(nil, path))
-			if os.Getenv("CANARYFLOW_CAPTURE_HISTORIES") == "1" {
-				dst := filepath.Join("..", "workflows", "testdata", "histories", name+".json")
-				require.NoError(t, os.MkdirAll(filepath.Dir(dst), 0o755))
-				require.NoError(t, os.WriteFile(dst, data, 0o644))
-				t.Logf("captured %s", dst)
-			}
+			replayAndCapture(ctx, t, e.c, name, run.GetID(), run.GetRunID())
 		})
 	}
 }
 
-func history(ctx context.Context, t *testing.T, c client.Client, run client.WorkflowRun) []byte {
-	it := c.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), false, 0)
+// replayAndCapture replays a real run's history on the current code; with
+// CANARYFLOW_CAPTURE_HISTORIES=1 it also becomes a committed replay fixture.
+func replayAndCapture(ctx context.Context, t *testing.T, c client.Client, name, id, runID string) {
+	data := history(ctx, t, c, id, runID)
+	replayer := worker.NewWorkflowReplayer()
+	replayer.RegisterWorkflow(workflows.CanaryRollout)
+	path := filepath.Join(t.TempDir(), name+".json")
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+	require.NoError(t, replayer.ReplayWorkflowHistoryFromJSONFile(nil, path))
+	if os.Getenv("CANARYFLOW_CAPTURE_HISTORIES") == "1" {
+		dst := filepath.Join("..", "workflows", "testdata", "histories", name+".json")
+		require.NoError(t, os.MkdirAll(filepath.Dir(dst), 0o755))
+		require.NoError(t, os.WriteFile(dst, data, 0o644))
+		t.Logf("captured %s", dst)
+	}
+}
+
+func history(ctx context.Context, t *testing.T, c client.Client, id, runID string) []byte {
+	it := c.GetWorkflowHistory(ctx, id, runID, false, 0)
 	var events []*historypb.HistoryEvent
 	for it.HasNext() {
 		ev, err := it.Next()
@@ -259,4 +265,6 @@ func TestContinueAsNewOnARealServer(t *testing.T) {
 	assert.GreaterOrEqual(t, continued, 2, "the hold spans several runs")
 	assert.Equal(t, []int{10, 0}, e.router.History())
 	assert.Equal(t, []string{"deploy canary v2", "deploy stable v2", "remove canary"}, e.deploy.Calls())
+	// The last run started from a Resume input: its history must replay too.
+	replayAndCapture(ctx, t, e.c, "continued", id, "")
 }
