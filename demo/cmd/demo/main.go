@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -60,28 +61,33 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	engine, err := stack.StartEngine(startCtx, stack.EngineOptions{
-		ToolsDir: binDir, BinDir: binDir, WorkDir: *work, TemporalPort: 7233, UIPort: 8233,
+		ToolsDir: binDir, BinDir: binDir, WorkDir: *work, TemporalPort: preferred(out, 7233), UIPort: preferred(out, 8233),
 	})
 	if err != nil {
-		return 1, fmt.Errorf("%w (is another Temporal server using port 7233?)", err)
+		return 1, err
 	}
 	defer engine.Stop()
 	app, err := engine.StartApp(startCtx, stack.AppOptions{
-		Name: "demo", RPS: *rps, Hold: *hold, RouterPort: 8080, AdminPort: 8090, PrometheusPort: 9090,
+		Name: "demo", RPS: *rps, Hold: *hold,
+		RouterPort: preferred(out, 8080), AdminPort: preferred(out, 8090), PrometheusPort: preferred(out, 9090),
 	})
 	if err != nil {
 		return 1, err
 	}
 	defer app.Stop()
 
+	steer := "bin/starter status|watch|abort|pause|resume|promote --app demo --namespace demo"
+	if addr := engine.Temporal.Address(); addr != "127.0.0.1:7233" {
+		steer += " --address " + addr
+	}
 	fmt.Fprintf(out, `
   Temporal UI   %s/namespaces/default/workflows
   Prometheus    %s
   router        %s  (try: curl -H 'X-Canary: always' %s/health)
   worker log    %s
-  steer it      bin/starter status|approve|abort|promote|pause|resume --app demo --namespace demo
+  steer it      %s
 
-`, engine.Temporal.UIURL(), app.Prometheus.URL(), app.RouterURL, app.RouterURL, filepath.Join(*work, "worker.log"))
+`, engine.Temporal.UIURL(), app.Prometheus.URL(), app.RouterURL, app.RouterURL, filepath.Join(*work, "worker.log"), steer)
 
 	run, err := control.Start(ctx, engine.Client, app.Spec, "make demo")
 	if err != nil {
@@ -142,6 +148,18 @@ func injectAt25(ctx context.Context, engine *stack.Engine, app *stack.App, id st
 	if d, err := app.TimeToWeightZero(ctx); err == nil {
 		took <- d
 	}
+}
+
+// preferred returns port if it is free, else 0 (any free port), so a demo
+// still runs next to a developer's own Temporal or Prometheus.
+func preferred(out io.Writer, port int) int {
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		say(out, fmt.Sprintf("port %d is taken: using a free one instead (see the addresses below)", port))
+		return 0
+	}
+	_ = ln.Close()
+	return port
 }
 
 func say(out io.Writer, msg string) {
