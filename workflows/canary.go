@@ -58,6 +58,10 @@ var a *activities.Activities
 // steps while analysis watches canary against stable, then promotes. Any
 // failure, abort or cancellation rolls back by compensation.
 func CanaryRollout(ctx workflow.Context, in Input) (Result, error) {
+	// control.Start sends the spec with its defaults already applied, so this
+	// only fills a partial spec started with the temporal CLI. Changing a
+	// default can therefore change what such a rollout does on replay: guard
+	// a default's change with workflow.GetVersion like any other.
 	spec := in.Spec.WithDefaults()
 	r := newRun(ctx, spec, in)
 	if err := r.listen(ctx); err != nil {
