@@ -34,6 +34,8 @@ type AppOptions struct {
 	Window   time.Duration
 	// RouterPort, AdminPort and PrometheusPort pin ports (the demo uses 8080/8090/9090); 0 picks free ones.
 	RouterPort, AdminPort, PrometheusPort int
+	// RuleFiles are loaded into Prometheus (the demo loads dashboards/prometheus).
+	RuleFiles []string
 }
 
 // App is a running application: stable v1 serving, the router in front,
@@ -111,7 +113,7 @@ func (e *Engine) StartApp(ctx context.Context, o AppOptions) (a *App, err error)
 	}
 
 	a.Prometheus, err = devstack.StartPrometheus(ctx, devstack.PrometheusOptions{
-		BinDir: e.opts.ToolsDir, Port: ports[4],
+		BinDir: e.opts.ToolsDir, Port: ports[4], RuleFiles: o.RuleFiles,
 		Jobs:      map[string][]string{"demo": {a.StableAddr, a.CanaryAddr}, "router": {addr(ports[3])}},
 		JobLabels: map[string]map[string]string{"demo": {"app": o.Name}, "router": {"app": o.Name}},
 	})

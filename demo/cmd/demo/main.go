@@ -68,7 +68,7 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	}
 	defer engine.Stop()
 	app, err := engine.StartApp(startCtx, stack.AppOptions{
-		Name: "demo", RPS: *rps, Hold: *hold,
+		Name: "demo", RPS: *rps, Hold: *hold, RuleFiles: ruleFiles(binDir),
 		RouterPort: preferred(out, 8080), AdminPort: preferred(out, 8090), PrometheusPort: preferred(out, 9090),
 	})
 	if err != nil {
@@ -82,12 +82,12 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	}
 	fmt.Fprintf(out, `
   Temporal UI   %s/namespaces/default/workflows
-  Prometheus    %s
+  Prometheus    %s  (rules and alerts: %s/rules, %s/alerts)
   router        %s  (try: curl -H 'X-Canary: always' %s/health)
   worker log    %s
   steer it      %s
 
-`, engine.Temporal.UIURL(), app.Prometheus.URL(), app.RouterURL, app.RouterURL, filepath.Join(*work, "worker.log"), steer)
+`, engine.Temporal.UIURL(), app.Prometheus.URL(), app.Prometheus.URL(), app.Prometheus.URL(), app.RouterURL, app.RouterURL, filepath.Join(*work, "worker.log"), steer)
 
 	run, err := control.Start(ctx, engine.Client, app.Spec, "make demo")
 	if err != nil {
@@ -148,6 +148,16 @@ func injectAt25(ctx context.Context, engine *stack.Engine, app *stack.App, id st
 	if d, err := app.TimeToWeightZero(ctx); err == nil {
 		took <- d
 	}
+}
+
+// ruleFiles finds the project's Prometheus rules beside bin/, so the demo's
+// Prometheus evaluates the same recording and alerting rules as production.
+func ruleFiles(binDir string) []string {
+	f := filepath.Join(filepath.Dir(binDir), "dashboards", "prometheus", "canary-rules.yml")
+	if _, err := os.Stat(f); err != nil {
+		return nil
+	}
+	return []string{f}
 }
 
 // preferred returns port if it is free, else 0 (any free port), so a demo
