@@ -128,14 +128,16 @@ func (r *run) run(ctx workflow.Context) error {
 func (r *run) steps(ctx workflow.Context, first int, resumed bool) error {
 	workflow.Go(ctx, r.analyze)
 	for i := first; i < len(r.spec.Steps); i++ {
-		if r.promoteNow {
-			r.event(ctx, "skipped", fmt.Sprintf("steps %d–%d skipped by promote", i+1, len(r.spec.Steps)), "")
-			break
-		}
-		if err := r.whilePaused(ctx, i); err != nil {
-			return err
-		}
+		// A step resumed from an earlier run was already begun: a pause only
+		// ever holds the rollout between steps.
 		if !resumed || i != first {
+			if err := r.whilePaused(ctx, i); err != nil {
+				return err
+			}
+			if r.promoteNow {
+				r.event(ctx, "skipped", fmt.Sprintf("steps %d–%d skipped by promote", i+1, len(r.spec.Steps)), "")
+				break
+			}
 			r.beginStep(ctx, i, r.spec.Steps[i])
 		}
 		if err := r.step(ctx, i, r.spec.Steps[i], resumed && i == first); err != nil {

@@ -289,3 +289,12 @@ func TestRouterRefusingAWeightRollsBack(t *testing.T) {
 	assert.Contains(t, reason, "router refuses weight 25 above 20")
 	assert.Equal(t, []int{10, 0}, h.router.History())
 }
+
+func TestPromoteWhilePausedSkipsTheRemainingSteps(t *testing.T) {
+	h := newHarness(t, nil)
+	h.signal(14*time.Minute, rollout.SignalPause, rollout.Actor{By: "dave"})
+	h.signal(20*time.Minute, rollout.SignalPromote, rollout.Actor{By: "carol"})
+	h.run(testSpec())
+	h.requirePromoted()
+	assert.Equal(t, []int{10, 0}, h.router.History(), "no further weight after promote")
+}

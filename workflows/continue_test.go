@@ -46,3 +46,30 @@ func TestLongWaitsContinueAsNewWithoutLosingTheRollout(t *testing.T) {
 	hold := s.Events[indexOf(kinds, "promoted")].At.Sub(s.Events[indexOf(kinds, "approved")].At)
 	assert.InDelta(t, 31*time.Minute, hold, float64(2*time.Minute), "the hold spans runs without restarting")
 }
+
+func TestAPausedRolloutResumesItsStepWithoutAskingTwice(t *testing.T) {
+	h := newHarness(t, nil)
+	spec := testSpec()
+	spec.Steps = []rollout.Step{rollout.Weight(10), rollout.ApprovalGate(0, ""), rollout.Weight(50)}
+	h.signal(5*time.Minute, rollout.SignalPause, rollout.Actor{By: "dave"})
+	h.runInput(Input{Spec: spec, By: "test", MeasurementsPerRun: 25})
+	in := h.continued()
+	assert.True(t, in.Resume.Begun)
+	assert.True(t, in.Resume.Status.Paused)
+
+	two := 2
+	h.signal(5*time.Minute, rollout.SignalApprove, rollout.Approval{Step: &two, By: "bob"})
+	h.signal(6*time.Minute, rollout.SignalResume, rollout.Actor{By: "dave"})
+	h.runInput(in)
+	h.requirePromoted()
+	s := h.status()
+	assert.Equal(t, []string{"bob"}, s.ApprovedBy, "the resumed approval wait takes the approval")
+	assert.Equal(t, 1, strings.Count(strings.Join(h.notes.Events(), ","), "approval-needed"), "asked once")
+	var steps []string
+	for _, e := range s.Events {
+		if e.Kind == "step" {
+			steps = append(steps, e.Message)
+		}
+	}
+	assert.Equal(t, []string{"step 1/3: setWeight 10", "step 2/3: pause until approved", "step 3/3: setWeight 50"}, steps, "each step begun once")
+}

@@ -49,8 +49,15 @@ func (r *run) listen(ctx workflow.Context) error {
 		c.Receive(ctx, &p)
 		r.onPause(ctx, p, false)
 	})
+	// The loop waits until a signal is buffered before selecting it, so that
+	// sel.HasPending tells the truth to continueAsNew: a Select already
+	// waiting would take a new signal without it ever showing as pending. It
+	// waits on a context no cancellation reaches, or a cancelled workflow's
+	// Await would return at once and spin.
 	workflow.Go(ctx, func(ctx workflow.Context) {
+		idle, _ := workflow.NewDisconnectedContext(ctx)
 		for {
+			_ = workflow.Await(idle, sel.HasPending)
 			sel.Select(ctx)
 		}
 	})
