@@ -209,6 +209,9 @@ func (r *run) promote(ctx workflow.Context) error {
 		return err
 	}
 	r.promoted = true
+	if r.cause != "" {
+		r.event(ctx, "note", "the abort came as traffic reached the promoted stable: the promotion completes", "")
+	}
 	// The canary no longer serves anything; its removal is cleanup that must not undo the promotion.
 	cleanup, _ := workflow.NewDisconnectedContext(ctx)
 	if err := r.do(cleanup, opts.remove, a.Remove, activities.RoleInput{Spec: r.spec, Role: rollout.RoleCanary}); err != nil {

@@ -109,3 +109,19 @@ func TestCanaryNeverReadyTimesOutAndCleansUp(t *testing.T) {
 	reason := h.requireRolledBack()
 	assert.Contains(t, reason, "waiting for canary v2 to be ready")
 }
+
+func TestAbortDuringPromotionRestoresStable(t *testing.T) {
+	h := newHarness(t, nil)
+	// Stable never becomes ready at v2, so promotion is still waiting when the abort comes.
+	h.deploy.NotReady = func(role rollout.Role, version string) bool { return role == rollout.RoleStable && version == "v2" }
+	spec := testSpec()
+	spec.Deploy.ReadyTimeout = rollout.Duration(time.Hour)
+	h.at(41*time.Minute+200*time.Millisecond, func() {
+		assert.Equal(t, rollout.PhasePromoting, h.status().Phase)
+		h.env.SignalWorkflow(rollout.SignalAbort, rollout.Abort{Reason: "stable upgrade stuck", By: "erin"})
+	})
+	h.run(spec)
+	assert.Equal(t, "aborted by erin: stable upgrade stuck", h.requireRolledBack())
+	assert.Equal(t, []string{"deploy canary v2", "deploy stable v2", "deploy stable v1", "remove canary"}, h.deploy.Calls())
+	assert.Equal(t, []int{10, 25, 50, 0}, h.router.History())
+}

@@ -96,7 +96,10 @@ func (r *run) onApprove(ctx workflow.Context, p rollout.Approval) {
 }
 
 func (r *run) onAbort(ctx workflow.Context, p rollout.Abort) {
-	if !r.active() {
+	// Promotion can still be aborted until traffic has moved to the promoted
+	// stable: a slow stable upgrade must not leave an operator without a brake.
+	promoting := r.status.Phase == rollout.PhasePromoting && !r.promoted && r.cause == ""
+	if !r.active() && !promoting {
 		r.ignored(ctx, rollout.SignalAbort, fmt.Sprintf("the rollout is %s", r.status.Phase), p.By)
 		return
 	}
