@@ -127,6 +127,19 @@ func servedVersion(t *testing.T, app *stack.App, route string) string {
 	return fmt.Sprintf("%d %s", resp.StatusCode, resp.Header.Get("X-App-Version"))
 }
 
+// rolledBackAfter triggers a rollback with cause, logs the time from it to
+// weight 0 (the figure users feel), and waits for the rollout to end RolledBack.
+func rolledBackAfter(ctx context.Context, t *testing.T, app *stack.App, id, what string, cause func() error) (workflows.Result, rollout.Status) {
+	t.Helper()
+	require.NoError(t, cause())
+	took, err := app.TimeToWeightZero(ctx)
+	require.NoError(t, err)
+	t.Logf("%s to weight 0: %s", what, took.Round(time.Millisecond))
+	res, s := finish(ctx, t, id)
+	require.Equal(t, rollout.PhaseRolledBack, res.Phase)
+	return res, s
+}
+
 func requireCanaryGone(t *testing.T, app *stack.App) {
 	t.Helper()
 	c := http.Client{Timeout: time.Second}
@@ -192,12 +205,9 @@ func TestErroringCanaryIsRolledBack(t *testing.T) {
 	app, ctx := scenario(t, stack.AppOptions{Name: "errors"})
 	id := start(ctx, t, app)
 	waitForTraffic(ctx, t, id)
-	require.NoError(t, app.InjectCanary(ctx, stack.Faults{ErrorRate: 0.2}))
-	took, err := app.TimeToWeightZero(ctx)
-	require.NoError(t, err)
-	t.Logf("fault injection (20%% errors) to weight 0: %s", took.Round(time.Millisecond))
-	res, s := finish(ctx, t, id)
-	require.Equal(t, rollout.PhaseRolledBack, res.Phase)
+	res, s := rolledBackAfter(ctx, t, app, id, "fault injection (20% errors)", func() error {
+		return app.InjectCanary(ctx, stack.Faults{ErrorRate: 0.2})
+	})
 	assert.Contains(t, res.Reason, "canary error rate")
 	assert.Equal(t, "200 v1", servedVersion(t, app, "never"), "stable must still serve v1")
 	requireCanaryGone(t, app)
@@ -208,12 +218,9 @@ func TestSlowCanaryIsRolledBackOnRelativeLatency(t *testing.T) {
 	app, ctx := scenario(t, stack.AppOptions{Name: "slow"})
 	id := start(ctx, t, app)
 	waitForTraffic(ctx, t, id)
-	require.NoError(t, app.InjectCanary(ctx, stack.Faults{Latency: "150ms"})) // 3 × the 50 ms both versions normally take
-	took, err := app.TimeToWeightZero(ctx)
-	require.NoError(t, err)
-	t.Logf("fault injection (3x latency) to weight 0: %s", took.Round(time.Millisecond))
-	res, _ := finish(ctx, t, id)
-	require.Equal(t, rollout.PhaseRolledBack, res.Phase)
+	res, _ := rolledBackAfter(ctx, t, app, id, "fault injection (3x latency)", func() error {
+		return app.InjectCanary(ctx, stack.Faults{Latency: "150ms"}) // 3 × the 50 ms both versions normally take
+	})
 	assert.Contains(t, res.Reason, "× stable p95")
 	assert.Equal(t, "200 v1", servedVersion(t, app, "never"))
 	requireCanaryGone(t, app)
@@ -223,16 +230,15 @@ func TestAbortWithTheTemporalCLIRollsBack(t *testing.T) {
 	app, ctx := scenario(t, stack.AppOptions{Name: "aborted"})
 	id := start(ctx, t, app)
 	waitForTraffic(ctx, t, id)
-	cli := exec.CommandContext(ctx, filepath.Join(toolsDir, "temporal"), "workflow", "signal",
-		"--address", engine.Temporal.Address(), "--namespace", engine.Temporal.Namespace(),
-		"--workflow-id", id, "--name", rollout.SignalAbort, "--input", `{"reason":"wrong build","by":"oncall"}`)
-	out, err := cli.CombinedOutput()
-	require.NoError(t, err, "temporal workflow signal: %s", out)
-	took, err := app.TimeToWeightZero(ctx)
-	require.NoError(t, err)
-	t.Logf("abort signal to weight 0: %s", took.Round(time.Millisecond))
-	res, _ := finish(ctx, t, id)
-	require.Equal(t, rollout.PhaseRolledBack, res.Phase)
+	res, _ := rolledBackAfter(ctx, t, app, id, "abort signal", func() error {
+		cli := exec.CommandContext(ctx, filepath.Join(toolsDir, "temporal"), "workflow", "signal",
+			"--address", engine.Temporal.Address(), "--namespace", engine.Temporal.Namespace(),
+			"--workflow-id", id, "--name", rollout.SignalAbort, "--input", `{"reason":"wrong build","by":"oncall"}`)
+		if out, err := cli.CombinedOutput(); err != nil {
+			return fmt.Errorf("temporal workflow signal: %w: %s", err, out)
+		}
+		return nil
+	})
 	assert.Equal(t, "aborted by oncall: wrong build", res.Reason)
 	requireCanaryGone(t, app)
 }
@@ -252,12 +258,7 @@ func TestPrometheusGoneMidRolloutRollsBack(t *testing.T) {
 	app, ctx := scenario(t, stack.AppOptions{Name: "prom-gone"})
 	id := start(ctx, t, app)
 	waitForTraffic(ctx, t, id)
-	require.NoError(t, app.Prometheus.Stop())
-	took, err := app.TimeToWeightZero(ctx)
-	require.NoError(t, err)
-	t.Logf("Prometheus stopped to weight 0: %s", took.Round(time.Millisecond))
-	res, s := finish(ctx, t, id)
-	require.Equal(t, rollout.PhaseRolledBack, res.Phase)
+	res, s := rolledBackAfter(ctx, t, app, id, "Prometheus stopped", app.Prometheus.Stop)
 	assert.Contains(t, res.Reason, "metrics unavailable")
 	last, ok := s.LastMeasurement()
 	require.True(t, ok)

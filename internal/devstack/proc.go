@@ -148,3 +148,14 @@ func (p *process) waitUntil(ctx context.Context, what string, every time.Duratio
 		}
 	}
 }
+
+// failedStart stops a server that did not become ready and says why; a
+// port taken between choosing and binding it becomes a *portError, which
+// the callers retry on fresh ports.
+func (p *process) failedStart(err error) error {
+	_ = p.stop(time.Second)
+	if addrInUse(p.tail.String()) {
+		return &portError{err: err}
+	}
+	return err
+}

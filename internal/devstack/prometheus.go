@@ -130,11 +130,7 @@ func startPrometheusOnce(ctx context.Context, bin, dir, configPath string, opts 
 	}
 	p := &Prometheus{proc: proc, url: "http://" + addr, configPath: configPath}
 	if err := p.waitReady(ctx); err != nil {
-		_ = proc.stop(time.Second)
-		if addrInUse(proc.tail.String()) {
-			return nil, &portError{err: err}
-		}
-		return nil, err
+		return nil, proc.failedStart(err)
 	}
 	return p, nil
 }

@@ -115,11 +115,7 @@ func startTemporalOnce(ctx context.Context, bin string, opts TemporalOptions) (*
 		grace:     opts.StopGrace,
 	}
 	if err := t.waitReady(ctx); err != nil {
-		_ = p.stop(time.Second)
-		if addrInUse(p.tail.String()) {
-			return nil, &portError{err: err}
-		}
-		return nil, err
+		return nil, p.failedStart(err)
 	}
 	return t, nil
 }
