@@ -108,7 +108,7 @@ func TestRolloutsOnARealTemporalServer(t *testing.T) {
 	t.Run("a second rollout of the same app is refused", func(t *testing.T) {
 		_, err := control.Start(ctx, e.c, gateSpec, "it")
 		require.ErrorIs(t, err, control.ErrAlreadyRunning)
-		assert.Contains(t, err.Error(), "workflow canary-it-gated (run "+gated.GetRunID()+")")
+		assert.Contains(t, err.Error(), "workflow canary-it.gated (run "+gated.GetRunID()+")")
 	})
 
 	t.Run("promoted", func(t *testing.T) {

@@ -20,8 +20,3 @@ func Parse(data []byte) (Spec, error) {
 	}
 	return s, nil
 }
-
-// WorkflowID names the single rollout an app in a namespace may have at a time.
-func WorkflowID(namespace, app string) string {
-	return "canary-" + namespace + "-" + app
-}

@@ -38,7 +38,7 @@ func server(t *testing.T, p *posted, answer string) *slacktest.Server {
 }
 
 func note() rollout.Notification {
-	return rollout.Notification{RolloutID: "canary-prod-shop", App: "shop", Namespace: "prod", Event: "RolledBack",
+	return rollout.Notification{RolloutID: "canary-prod.shop", App: "shop", Namespace: "prod", Event: "RolledBack",
 		Title: "Canary v2 of prod/shop RolledBack", Text: "canary error rate 20.00% > 5.00%", Severity: "critical", At: time.Unix(1700000000, 0)}
 }
 
