@@ -24,6 +24,10 @@ func (a *Activities) Notify(ctx context.Context, kind string, n rollout.Notifica
 
 // WriteIncident writes a rollback's incident report as Markdown and returns its path.
 // The file name derives from the run, so a retry overwrites rather than duplicates.
+// The IDs come from outside (whoever started the workflow chose its ID), so
+// the name is escaped injectively (rollout.FileName: no separators, no "..",
+// long IDs shortened by their hash) and the file is written through an
+// os.Root, which refuses any path (or symlink) leading out of the directory.
 func (a *Activities) WriteIncident(_ context.Context, in rollout.Incident) (string, error) {
 	dir := a.IncidentDir
 	if dir == "" {
@@ -32,11 +36,19 @@ func (a *Activities) WriteIncident(_ context.Context, in rollout.Incident) (stri
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("creating incident directory: %w", err)
 	}
-	path := filepath.Join(dir, fmt.Sprintf("%s-%s.md", in.RolloutID, in.RunID))
-	if err := os.WriteFile(path, []byte(IncidentMarkdown(in)), 0o644); err != nil {
+	name := rollout.FileName(in.RolloutID, in.RunID) + ".md"
+	if !filepath.IsLocal(name) {
+		return "", fmt.Errorf("naming incident report for %q: %q would leave %s", in.RolloutID, name, dir)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return "", fmt.Errorf("opening incident directory: %w", err)
+	}
+	defer root.Close()
+	if err := root.WriteFile(name, []byte(IncidentMarkdown(in)), 0o644); err != nil {
 		return "", fmt.Errorf("writing incident report: %w", err)
 	}
-	return path, nil
+	return filepath.Join(dir, name), nil
 }
 
 // IncidentMarkdown renders the report: what rolled back, why, the evidence, the timeline.
