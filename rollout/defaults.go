@@ -55,7 +55,9 @@ func (s Spec) WithDefaults() Spec {
 		s.Notify.Kind = "log"
 	}
 	s.Smoke = s.Smoke.withDefaults()
-	if len(s.Steps) == 0 {
+	// Only absent steps get the default plan: an explicit empty list is the
+	// user saying something else, and Validate refuses it.
+	if s.Steps == nil {
 		s.Steps = DefaultSteps()
 	} else {
 		steps := make([]Step, len(s.Steps))
@@ -77,7 +79,7 @@ func (m Smoke) withDefaults() Smoke {
 	if m.HealthPath == "" {
 		m.HealthPath = DefaultHealthPath
 	}
-	if len(m.Endpoints) == 0 {
+	if m.Endpoints == nil {
 		m.Endpoints = append([]string(nil), DefaultEndpoints...)
 	}
 	if m.Requests == 0 {

@@ -64,8 +64,8 @@ func TestInvalidSpecListsEveryProblem(t *testing.T) {
 		"steps[3].pause.duration":             "10s is shorter than analysis.interval (1m0s): the hold would pass unmeasured",
 		"steps[4].pause.onTimeout":            "needs a timeout",
 		"steps[5]":                            "must have exactly one of setWeight, pause, analysis (has 0)",
-		"analysis.thresholds.maxErrorRate":    "must be a fraction between 0 and 1, got 1.5",
-		"analysis.thresholds.maxLatencyRatio": "must be at least 1, got 0.5",
+		"analysis.thresholds.maxErrorRate":    "must be a fraction above 0 (a single error would fail the canary) and at most 0.5, got 1.5",
+		"analysis.thresholds.maxLatencyRatio": "must be above 1 and at most 10, got 0.5",
 	}
 	for path, msg := range want {
 		assert.Equal(t, msg, paths[path], "problem at %s", path)

@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -49,6 +48,29 @@ func (c *checker) add(path, format string, args ...any) {
 	c.problems = append(c.problems, FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
+// length refuses a string longer than limit bytes, without quoting it back:
+// the point is that it is too long to print.
+func (c *checker) length(path, v string, limit int) bool {
+	if len(v) > limit {
+		c.add(path, "is %d bytes long; the maximum is %d", len(v), limit)
+		return false
+	}
+	return true
+}
+
+// errorOf lists the problems found, at most MaxProblems of them, or is nil.
+func (c *checker) errorOf() error {
+	if len(c.problems) == 0 {
+		return nil
+	}
+	p := c.problems
+	if len(p) > MaxProblems {
+		more := len(p) - MaxProblems
+		p = append(p[:MaxProblems:MaxProblems], FieldError{Path: "spec", Msg: fmt.Sprintf("%d more problems not listed", more)})
+	}
+	return &ValidationError{Problems: p}
+}
+
 var (
 	tokenRe     = regexp.MustCompile(`^[!#$%&'*+\-.^_` + "`" + `|~0-9A-Za-z]+$`)
 	labelNameRe = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
@@ -56,36 +78,40 @@ var (
 )
 
 // Validate checks a spec that has had WithDefaults applied and returns a
-// *ValidationError listing every problem, or nil.
+// *ValidationError listing every problem (up to MaxProblems), or nil.
 func (s Spec) Validate() error {
 	c := &checker{}
 	if s.Version != FormatV1 {
-		c.add("version", "must be %q, got %q", FormatV1, s.Version)
+		c.add("version", "must be %q, got %q", FormatV1, trunc(s.Version))
 	}
 	c.dnsLabel("app", s.App)
 	c.dnsLabel("namespace", s.Namespace)
-	if s.Stable.Version == "" {
-		c.add("stable.version", "is required")
-	}
-	if s.Canary.Version == "" {
-		c.add("canary.version", "is required")
-	}
+	c.release("stable", s.Stable)
+	c.release("canary", s.Canary)
 	if s.Stable.Version != "" && s.Stable.Version == s.Canary.Version && s.Stable.Image == s.Canary.Image {
-		c.add("canary.version", "must differ from stable.version (%q): nothing to roll out", s.Stable.Version)
+		c.add("canary.version", "must differ from stable.version (%q): nothing to roll out", trunc(s.Stable.Version))
 	}
 	c.deploy(s)
 	c.traffic(s.Traffic)
 	c.metrics(s.Metrics)
 	if !slices.Contains(NotifyKinds, s.Notify.Kind) {
-		c.add("notify.kind", "must be one of %s, got %q", strings.Join(NotifyKinds, ", "), s.Notify.Kind)
+		c.add("notify.kind", "must be one of %s, got %q", strings.Join(NotifyKinds, ", "), trunc(s.Notify.Kind))
 	}
+	c.length("notify.channel", s.Notify.Channel, MaxValueLen)
 	c.smoke(s.Smoke)
 	c.steps(s.Steps, s.Analysis)
 	c.analysis(s.Analysis)
-	if len(c.problems) == 0 {
-		return nil
+	return c.errorOf()
+}
+
+// trunc shortens a value quoted back in an error, so a huge one does not
+// make the error huge.
+func trunc(v string) string {
+	const keep = 64
+	if len(v) <= keep {
+		return v
 	}
-	return &ValidationError{Problems: c.problems}
+	return v[:keep] + "…"
 }
 
 func (c *checker) dnsLabel(path, v string) {
@@ -94,24 +120,37 @@ func (c *checker) dnsLabel(path, v string) {
 		return
 	}
 	for _, msg := range validation.IsDNS1123Label(v) {
-		c.add(path, "%q is not a valid Kubernetes name: %s", v, msg)
+		c.add(path, "%q is not a valid Kubernetes name: %s", trunc(v), msg)
 	}
 }
 
+func (c *checker) release(path string, r Release) {
+	if r.Version == "" {
+		c.add(path+".version", "is required")
+	}
+	c.length(path+".version", r.Version, MaxValueLen)
+	c.length(path+".image", r.Image, MaxValueLen)
+}
+
+// url refuses anything but an absolute http(s) URL. The value is quoted back
+// redacted: it may carry credentials.
 func (c *checker) url(path, v string) {
+	if !c.length(path, v, MaxURLLen) {
+		return
+	}
 	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		c.add(path, "must be an absolute http(s) URL, got %q", v)
+		c.add(path, "must be an absolute http(s) URL, got %q", trunc(RedactURL(v)))
 	}
 }
 
 func (c *checker) deploy(s Spec) {
 	d := s.Deploy
 	if !slices.Contains(DeployKinds, d.Kind) {
-		c.add("deploy.kind", "must be one of %s, got %q", strings.Join(DeployKinds, ", "), d.Kind)
+		c.add("deploy.kind", "must be one of %s, got %q", strings.Join(DeployKinds, ", "), trunc(d.Kind))
 	}
-	if d.ReadyTimeout <= 0 {
-		c.add("deploy.readyTimeout", "must be positive")
+	if d.ReadyTimeout <= 0 || d.ReadyTimeout.D() > MaxReadyTimeout {
+		c.add("deploy.readyTimeout", "must be positive and at most %s, got %s", MaxReadyTimeout, d.ReadyTimeout.D())
 	}
 	switch d.Kind {
 	case "local":
@@ -128,16 +167,30 @@ func (c *checker) deploy(s Spec) {
 			c.add("canary.image", "is required for deploy kind helm")
 		}
 	}
+	if l := d.Local; l != nil {
+		c.length("deploy.local.stableAddr", l.StableAddr, MaxValueLen)
+		c.length("deploy.local.canaryAddr", l.CanaryAddr, MaxValueLen)
+		if len(l.Args) > MaxLocalArgs {
+			c.add("deploy.local.args", "has %d arguments; the maximum is %d", len(l.Args), MaxLocalArgs)
+		}
+		for i, a := range l.Args {
+			c.length(fmt.Sprintf("deploy.local.args[%d]", i), a, MaxValueLen)
+		}
+	}
+	if h := d.Helm; h != nil {
+		c.length("deploy.helm.chart", h.Chart, MaxURLLen)
+		c.length("deploy.helm.release", h.Release, MaxValueLen)
+	}
 }
 
 func (c *checker) traffic(t Traffic) {
 	if !slices.Contains(TrafficKinds, t.Kind) {
-		c.add("traffic.kind", "must be one of %s, got %q", strings.Join(TrafficKinds, ", "), t.Kind)
+		c.add("traffic.kind", "must be one of %s, got %q", strings.Join(TrafficKinds, ", "), trunc(t.Kind))
 	}
-	if !tokenRe.MatchString(t.Header) {
+	if c.length("traffic.header", t.Header, MaxNameLen) && !tokenRe.MatchString(t.Header) {
 		c.add("traffic.header", "%q is not a valid HTTP header name", t.Header)
 	}
-	if !tokenRe.MatchString(t.Cookie) {
+	if c.length("traffic.cookie", t.Cookie, MaxNameLen) && !tokenRe.MatchString(t.Cookie) {
 		c.add("traffic.cookie", "%q is not a valid cookie name", t.Cookie)
 	}
 	if t.Kind == "local" {
@@ -151,7 +204,7 @@ func (c *checker) traffic(t Traffic) {
 
 func (c *checker) metrics(m Metrics) {
 	if !slices.Contains(MetricsKinds, m.Kind) {
-		c.add("metrics.kind", "must be one of %s, got %q", strings.Join(MetricsKinds, ", "), m.Kind)
+		c.add("metrics.kind", "must be one of %s, got %q", strings.Join(MetricsKinds, ", "), trunc(m.Kind))
 	}
 	if m.Kind != "prometheus" || m.Prometheus == nil {
 		return
@@ -160,16 +213,26 @@ func (c *checker) metrics(m Metrics) {
 	if p.Address != "" {
 		c.url("metrics.prometheus.address", p.Address)
 	}
-	if !metricRe.MatchString(p.Metric) {
+	if c.length("metrics.prometheus.metric", p.Metric, MaxNameLen) && !metricRe.MatchString(p.Metric) {
 		c.add("metrics.prometheus.metric", "%q is not a valid Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)", p.Metric)
 	}
+	if len(p.Labels) > MaxLabels {
+		c.add("metrics.prometheus.labels", "has %d labels; the maximum is %d", len(p.Labels), MaxLabels)
+		return
+	}
 	for _, k := range slices.Sorted(maps.Keys(p.Labels)) {
+		if len(k) > MaxNameLen {
+			c.add("metrics.prometheus.labels", "a label name is %d bytes long; the maximum is %d", len(k), MaxNameLen)
+			continue
+		}
+		path := "metrics.prometheus.labels." + k
 		if !labelNameRe.MatchString(k) || strings.HasPrefix(k, "__") {
-			c.add("metrics.prometheus.labels."+k, "is not a valid Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)")
+			c.add(path, "is not a valid Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)")
 		}
 		if k == "version" {
 			c.add("metrics.prometheus.labels.version", "is set by canaryflow (stable/canary) and cannot be overridden")
 		}
+		c.length(path, p.Labels[k], MaxValueLen)
 	}
 }
 
@@ -187,29 +250,45 @@ func (c *checker) smoke(m Smoke) {
 			c.url(f.path, f.v)
 		}
 	}
-	if !strings.HasPrefix(m.HealthPath, "/") {
-		c.add("smoke.healthPath", "must start with '/', got %q", m.HealthPath)
-	}
-	for i, e := range m.Endpoints {
-		if !strings.HasPrefix(e, "/") {
-			c.add(fmt.Sprintf("smoke.endpoints[%d]", i), "must start with '/', got %q", e)
+	c.path("smoke.healthPath", m.HealthPath)
+	switch {
+	case len(m.Endpoints) == 0:
+		c.add("smoke.endpoints", "is empty: list at least one endpoint, or remove the key for the defaults (%s)", strings.Join(DefaultEndpoints, ", "))
+	case len(m.Endpoints) > MaxSmokeEndpoints:
+		c.add("smoke.endpoints", "has %d endpoints; the maximum is %d", len(m.Endpoints), MaxSmokeEndpoints)
+	default:
+		for i, e := range m.Endpoints {
+			c.path(fmt.Sprintf("smoke.endpoints[%d]", i), e)
 		}
 	}
-	if m.Requests < 1 || m.Requests > 1000 {
-		c.add("smoke.requests", "must be between 1 and 1000, got %d", m.Requests)
+	if m.Requests < 1 || m.Requests > MaxSmokeRequests {
+		c.add("smoke.requests", "must be between 1 and %d, got %d", MaxSmokeRequests, m.Requests)
 	}
-	if m.MaxErrorRate != nil && (*m.MaxErrorRate < 0 || *m.MaxErrorRate > 1) {
-		c.add("smoke.maxErrorRate", "must be a fraction between 0 and 1, got %g", *m.MaxErrorRate)
+	if m.MaxErrorRate != nil && !(*m.MaxErrorRate >= 0 && *m.MaxErrorRate <= MaxErrorRateLimit) {
+		c.add("smoke.maxErrorRate", "must be a fraction between 0 and %g, got %g", MaxErrorRateLimit, *m.MaxErrorRate)
 	}
-	if m.MaxLatencyRatio < 1 {
-		c.add("smoke.maxLatencyRatio", "must be at least 1, got %g", m.MaxLatencyRatio)
+	c.ratio("smoke.maxLatencyRatio", m.MaxLatencyRatio)
+	if !(m.MaxMemoryMB > 0 && m.MaxMemoryMB <= MaxSmokeMemoryMB) {
+		c.add("smoke.maxMemoryMB", "must be positive and at most %d, got %g", MaxSmokeMemoryMB, m.MaxMemoryMB)
 	}
-	if m.MaxMemoryMB <= 0 {
-		c.add("smoke.maxMemoryMB", "must be positive, got %g", m.MaxMemoryMB)
+}
+
+func (c *checker) path(path, v string) {
+	if c.length(path, v, MaxValueLen) && !strings.HasPrefix(v, "/") {
+		c.add(path, "must start with '/', got %q", v)
 	}
 }
 
 func (c *checker) steps(steps []Step, a Analysis) {
+	switch {
+	case len(steps) == 0:
+		c.add("steps", "is empty: list the plan's steps, or remove the key for the default plan")
+		return
+	case len(steps) > MaxSteps:
+		// Every step is history; one problem says it, not one per step.
+		c.add("steps", "has %d steps; the maximum is %d", len(steps), MaxSteps)
+		return
+	}
 	last, sawWeight := 0, false
 	for i, st := range steps {
 		path := fmt.Sprintf("steps[%d]", i)
@@ -235,8 +314,8 @@ func (c *checker) steps(steps []Step, a Analysis) {
 		case st.Pause != nil:
 			c.pause(path+".pause", *st.Pause, a)
 		case st.Analysis != nil:
-			if st.Analysis.Measurements < 1 || st.Analysis.Measurements > 100 {
-				c.add(path+".analysis.measurements", "must be between 1 and 100, got %d", st.Analysis.Measurements)
+			if st.Analysis.Measurements < 1 || st.Analysis.Measurements > MaxGateMeasurements {
+				c.add(path+".analysis.measurements", "must be between 1 and %d, got %d", MaxGateMeasurements, st.Analysis.Measurements)
 			}
 			if !sawWeight {
 				c.add(path+".analysis", "must come after a setWeight step: with no canary traffic there is nothing to measure")
@@ -249,11 +328,11 @@ func (c *checker) steps(steps []Step, a Analysis) {
 }
 
 func (c *checker) pause(path string, p Pause, a Analysis) {
-	if p.Duration < 0 {
-		c.add(path+".duration", "must be positive, got %s", p.Duration.D())
+	if p.Duration < 0 || p.Duration.D() > MaxPause {
+		c.add(path+".duration", "must be between 0 (wait for approval) and %s, got %s", MaxPause, p.Duration.D())
 	}
-	if p.Timeout < 0 {
-		c.add(path+".timeout", "must be positive, got %s", p.Timeout.D())
+	if p.Timeout < 0 || p.Timeout.D() > MaxPause {
+		c.add(path+".timeout", "must be between 0 (wait forever) and %s, got %s", MaxPause, p.Timeout.D())
 	}
 	if p.Duration > 0 && (p.Timeout != 0 || p.OnTimeout != "") {
 		c.add(path, "a timed pause (duration) cannot also have timeout/onTimeout; those belong to approval waits")
@@ -265,48 +344,6 @@ func (c *checker) pause(path string, p Pause, a Analysis) {
 	case p.OnTimeout != "" && p.Timeout == 0:
 		c.add(path+".onTimeout", "needs a timeout")
 	case p.Timeout > 0 && p.OnTimeout != OnTimeoutAbort && p.OnTimeout != OnTimeoutProceed:
-		c.add(path+".onTimeout", "must be %q or %q, got %q", OnTimeoutAbort, OnTimeoutProceed, p.OnTimeout)
-	}
-}
-
-func (c *checker) analysis(a Analysis) {
-	if a.Interval < Duration(time.Second) {
-		c.add("analysis.interval", "must be at least 1s (each measurement is several Prometheus queries), got %s", a.Interval.D())
-	}
-	if a.Window < Duration(time.Second) {
-		c.add("analysis.window", "must be at least 1s, got %s", a.Window.D())
-	}
-	t := a.Thresholds
-	frac := func(path string, v *float64, lo float64) {
-		if v != nil && (*v < lo || *v > 1) {
-			c.add(path, "must be a fraction between %g and 1, got %g", lo, *v)
-		}
-	}
-	if t.MaxErrorRate != nil && *t.MaxErrorRate == 0 {
-		c.add("analysis.thresholds.maxErrorRate", "must be above 0: a single error would fail the canary")
-	}
-	frac("analysis.thresholds.maxErrorRate", t.MaxErrorRate, 0)
-	frac("analysis.thresholds.maxErrorRateIncrease", t.MaxErrorRateIncrease, 0)
-	if t.MaxP95 <= 0 {
-		c.add("analysis.thresholds.maxP95", "must be positive, got %s", t.MaxP95.D())
-	}
-	if t.MaxLatencyRatio < 1 {
-		c.add("analysis.thresholds.maxLatencyRatio", "must be at least 1, got %g", t.MaxLatencyRatio)
-	}
-	if t.MinRequestRate != nil && *t.MinRequestRate < 0 {
-		c.add("analysis.thresholds.minRequestRate", "must not be negative, got %g", *t.MinRequestRate)
-	}
-	l := a.Limits
-	for _, f := range []struct {
-		path string
-		v    *int
-	}{
-		{"analysis.limits.maxFailures", l.MaxFailures},
-		{"analysis.limits.maxInconclusive", l.MaxInconclusive},
-		{"analysis.limits.maxConsecutiveErrors", l.MaxConsecutiveErrors},
-	} {
-		if f.v != nil && (*f.v < 0 || *f.v > 1000) {
-			c.add(f.path, "must be between 0 and 1000, got %d", *f.v)
-		}
+		c.add(path+".onTimeout", "must be %q or %q, got %q", OnTimeoutAbort, OnTimeoutProceed, trunc(p.OnTimeout))
 	}
 }

@@ -1,0 +1,104 @@
+package rollout
+
+import (
+	"errors"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// redactedMark replaces every secret, as url.URL.Redacted marks a password.
+const redactedMark = "xxxxx"
+
+// urlInText finds URLs in free text: a scheme, "://", then anything up to
+// whitespace or a character that ends a quoted URL (net/http's *url.Error
+// quotes the URL it failed on).
+var (
+	urlInText = regexp.MustCompile("[a-zA-Z][a-zA-Z0-9+.-]*://[^\\s\"'<>`]+")
+	schemeRe  = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]*$`)
+)
+
+// RedactURL returns raw with everything that may be a secret replaced: the
+// password of user:password (as url.URL.Redacted does), a user name standing
+// alone (the way tokens are put in URLs, https://TOKEN@host), every query
+// value (?token=…) and the fragment. What is left — scheme, host, port, path
+// and parameter names — is what a person needs to tell which server failed.
+// Spec URLs may carry credentials, and every error, status, report, log line
+// and notification that names a server must go through this.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		// Nothing can be said about which part is secret: keep the scheme only.
+		if i := strings.Index(raw, "://"); i > 0 && schemeRe.MatchString(raw[:i]) {
+			return raw[:i] + "://" + redactedMark
+		}
+		return redactedMark
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), redactedMark)
+		} else {
+			u.User = url.User(redactedMark)
+		}
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		u.RawQuery = redactQuery(u.RawQuery)
+	}
+	u.Fragment, u.RawFragment = "", ""
+	if u.Opaque != "" {
+		// mailto:… and the like: nothing a person needs beyond the scheme.
+		u.Opaque = redactedMark
+	}
+	return u.String()
+}
+
+// redactQuery keeps each parameter's name and replaces its value; a bare
+// item ("?abcdef") may be the token itself and is replaced whole.
+func redactQuery(q string) string {
+	parts := strings.FieldsFunc(q, func(r rune) bool { return r == '&' || r == ';' })
+	for i, p := range parts {
+		if k, _, ok := strings.Cut(p, "="); ok {
+			parts[i] = k + "=" + redactedMark
+		} else {
+			parts[i] = redactedMark
+		}
+	}
+	return strings.Join(parts, "&")
+}
+
+// RedactText returns s with every URL in it redacted by RedactURL; other
+// text is unchanged. It is for messages built elsewhere (a library's error,
+// a server's answer) that may quote a URL.
+func RedactText(s string) string {
+	if !strings.Contains(s, "://") {
+		return s
+	}
+	return urlInText.ReplaceAllStringFunc(s, RedactURL)
+}
+
+// RedactError returns an error whose message is err's with every URL
+// redacted, for errors that may quote a spec URL (net/http's *url.Error
+// quotes the URL it failed on, query string and user name included).
+// errors.Is still sees through it, so sentinels such as ErrQueryFailed keep
+// working; it does not unwrap, because whatever unwraps an error chain (the
+// Temporal SDK records each cause's message in history) would find the
+// unredacted text one level down.
+func RedactError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if r, ok := err.(*redactedError); ok {
+		return r
+	}
+	return &redactedError{msg: RedactText(err.Error()), err: err}
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+
+// Is reports whether the original chain matches target.
+func (e *redactedError) Is(target error) bool { return errors.Is(e.err, target) }
