@@ -11,7 +11,7 @@ TEMPORAL := $(CACHE)/temporal@$(TEMPORAL_VERSION)/temporal
 SCENARIO ?= good
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all tools build test unit bench demo vet fmt histories clean
+.PHONY: all tools kube-tools build test unit bench demo vet fmt histories clean
 
 all: build
 
@@ -29,6 +29,12 @@ $(BIN)/temporal: $(TEMPORAL)
 
 $(BIN)/prometheus: tools/prometheus/install.sh
 	CANARYFLOW_CACHE=$(CACHE) tools/prometheus/install.sh $(BIN)
+
+## kube-tools: the Kubernetes test control plane (etcd, kube-apiserver,
+## kube-controller-manager, kube-scheduler, kwok) from tools/kube/go.mod;
+## ~17 min cold, a no-op once cached
+kube-tools:
+	CANARYFLOW_CACHE=$(CACHE) GO=$(GO) tools/kube/install.sh $(BIN)
 
 ## build: the project's own binaries
 build:
