@@ -1,7 +1,9 @@
 // Package local is the Deployer that runs each role of the demo app as a
 // process on this machine, for `make demo` and end-to-end tests without a
 // cluster. It keeps a state file per app/namespace/role so that calls are
-// idempotent and a restarted worker finds the processes it started before.
+// idempotent and a restarted worker finds the processes it started before;
+// a process is recorded there before it may serve, so a worker that dies
+// mid-call leaves nothing the next call cannot find (crash.go).
 package local
 
 import (
@@ -29,7 +31,7 @@ type Config struct {
 	Binary string
 	// StateDir holds one state file per role; keep it across worker restarts.
 	StateDir string
-	// LogDir receives <namespace>-<app>-<role>.log.
+	// LogDir receives <namespace>_<app>_<role>.log (see key).
 	LogDir string
 	// StopGrace is how long a process may take to exit after SIGTERM before
 	// SIGKILL; zero means 10 s.
@@ -50,6 +52,9 @@ type Deployer struct {
 	// children maps the pid of each process this Deployer started to a
 	// channel closed when it exits, so stop can wait without polling.
 	children sync.Map
+	// crashAt, when set (by tests), may stop a call at a crashPoint as if
+	// the worker died there.
+	crashAt func(crashPoint) error
 }
 
 // New checks cfg, resolves the binary and creates the directories.
@@ -105,12 +110,15 @@ func (d *Deployer) Deploy(ctx context.Context, spec rollout.Spec, role rollout.R
 		return err
 	}
 	defer unlock()
+	if err := d.adoptLegacy(spec, role, k); err != nil {
+		return err
+	}
 	log := d.log.With("role", role, "version", rel.Version, "addr", addr)
 
 	args := []string{"--addr", addr, "--version", rel.Version, "--role", string(role)}
 	args = append(args, spec.Deploy.Local.Args...)
 
-	st, found, err := d.load(k)
+	st, found, err := d.settle(ctx, k)
 	if err != nil {
 		return err
 	}
@@ -133,6 +141,9 @@ func (d *Deployer) Deploy(ctx context.Context, spec rollout.Spec, role rollout.R
 		if err := d.stop(ctx, st); err != nil {
 			return fmt.Errorf("replacing %s %s: %w", role, st.Version, err)
 		}
+		if err := d.at(crashAfterStopPrevious); err != nil {
+			return err
+		}
 	}
 	if found {
 		if err := d.drop(k); err != nil {
@@ -144,14 +155,27 @@ func (d *Deployer) Deploy(ctx context.Context, spec rollout.Spec, role rollout.R
 	}
 
 	logPath := filepath.Join(d.cfg.LogDir, k+".log")
-	st, err = d.start(args, logPath)
+	st, h, err := d.start(args, logPath)
 	if err != nil {
+		return err
+	}
+	defer h.cancel()
+	if err := d.at(crashAfterStart); err != nil {
 		return err
 	}
 	st.Version, st.Role, st.Addr, st.Args = rel.Version, string(role), addr, args
 	if err := d.save(k, st); err != nil {
-		// Without state the process would be an orphan holding the port.
-		_ = d.stop(context.WithoutCancel(ctx), st)
+		// Unrecorded, it must never serve: cancel (deferred) makes it exit.
+		return err
+	}
+	if err := d.at(crashAfterRecord); err != nil {
+		return err
+	}
+	if err := h.release(); err != nil {
+		// It died before reading the go-ahead; Ready reports it, a retry replaces it.
+		return fmt.Errorf("starting %s %s: %w", role, rel.Version, err)
+	}
+	if err := d.at(crashAfterRelease); err != nil {
 		return err
 	}
 	log.Info("started", "pid", st.PID, "log", logPath)
@@ -161,7 +185,7 @@ func (d *Deployer) Deploy(ctx context.Context, spec rollout.Spec, role rollout.R
 // Ready reports whether the role's process is running and its /health
 // reports the version last deployed; detail says what was seen instead.
 func (d *Deployer) Ready(ctx context.Context, spec rollout.Spec, role rollout.Role) (bool, string, error) {
-	st, found, err := d.load(key(spec, role))
+	st, found, err := d.loadRole(spec, role)
 	if err != nil {
 		return false, "", err
 	}
@@ -185,7 +209,7 @@ func (d *Deployer) Ready(ctx context.Context, spec rollout.Spec, role rollout.Ro
 	return true, fmt.Sprintf("pid %d serves %s as %s on %s", st.PID, st.Version, role, st.Addr), nil
 }
 
-// Remove stops the role's process and forgets it; nothing there is success.
+// Remove stops the role's processes and forgets them; nothing there is success.
 func (d *Deployer) Remove(ctx context.Context, spec rollout.Spec, role rollout.Role) error {
 	k := key(spec, role)
 	unlock, err := d.lock(ctx, k)
@@ -193,12 +217,18 @@ func (d *Deployer) Remove(ctx context.Context, spec rollout.Spec, role rollout.R
 		return err
 	}
 	defer unlock()
-	st, found, err := d.load(k)
+	if err := d.adoptLegacy(spec, role, k); err != nil {
+		return err
+	}
+	st, found, err := d.settle(ctx, k)
 	if err != nil || !found {
 		return err
 	}
 	if err := d.stop(ctx, st); err != nil {
 		return fmt.Errorf("removing %s %s: %w", role, st.Version, err)
+	}
+	if err := d.at(crashAfterRemoveStop); err != nil {
+		return err
 	}
 	d.log.Info("removed", "role", role, "version", st.Version, "pid", st.PID)
 	return d.drop(k)

@@ -122,7 +122,7 @@ func TestDeployRedeployUpgradeRemove(t *testing.T) {
 	assert.Eventually(t, func() bool { return gone(pid1) }, 5*time.Second, 20*time.Millisecond, "old process stopped and reaped")
 	assert.Contains(t, waitReady(t, d, f.spec, rollout.RoleCanary), "v2")
 
-	logs, err := os.ReadFile(filepath.Join(f.cfg.LogDir, "demo-shop-canary.log"))
+	logs, err := os.ReadFile(filepath.Join(f.cfg.LogDir, "demo_shop_canary.log"))
 	require.NoError(t, err)
 	assert.Contains(t, string(logs), "--version v2")
 
@@ -133,7 +133,7 @@ func TestDeployRedeployUpgradeRemove(t *testing.T) {
 	assert.False(t, ready)
 	assert.Contains(t, detail, "not deployed")
 	require.NoError(t, d.Remove(ctx, f.spec, rollout.RoleCanary), "removing twice succeeds")
-	_, err = os.Stat(filepath.Join(f.cfg.StateDir, "demo-shop-canary.json"))
+	_, err = os.Stat(filepath.Join(f.cfg.StateDir, "demo_shop_canary.json"))
 	assert.ErrorIs(t, err, fs.ErrNotExist)
 }
 

@@ -72,26 +72,74 @@ func alive(st state) bool {
 	}
 }
 
-// start runs the demo binary detached: its own process group (a Ctrl-C or
-// SIGTERM to the worker's group does not reach it), stdin from /dev/null,
-// output appended to logPath. A goroutine waits on it so it never lingers
-// as a zombie while this worker lives; after a worker restart init reaps it.
-func (d *Deployer) start(args []string, logPath string) (state, error) {
+// holdScript runs in /bin/sh in front of the binary. It waits on fd 3 for
+// the deployer's go-ahead, which the deployer sends only once the pid is
+// recorded. If the deployer dies first, the kernel closes the pipe unread and
+// the process exits without ever listening, so a crash can never leave an
+// untracked server on the role's address. exec keeps the pid and its start
+// time, so what was recorded for the shell holds for the binary.
+const holdScript = `: canaryflow-hold; IFS= read -r ok <&3 && [ "$ok" = go ] || ` +
+	`{ echo "canaryflow: not started: the deployer stopped before recording this process" >&2; exit 75; }; ` +
+	`exec 3<&-; exec "$0" "$@"`
+
+// shell runs holdScript; a fixed path, since PATH is the user's.
+const shell = "/bin/sh"
+
+// hold is the deployer's end of a started process's go-ahead pipe.
+type hold struct{ w *os.File }
+
+// release lets the held process run the binary.
+func (h *hold) release() error {
+	if h.w == nil {
+		return errors.New("releasing a process: already released or cancelled")
+	}
+	_, err := h.w.Write([]byte("go\n"))
+	cerr := h.w.Close()
+	h.w = nil
+	if err = errors.Join(err, cerr); err != nil {
+		return fmt.Errorf("releasing a process: %w", err)
+	}
+	return nil
+}
+
+// cancel makes a process not yet released exit without serving, as a crash
+// of this worker would; after release it does nothing, so it can be deferred.
+func (h *hold) cancel() {
+	if h.w != nil {
+		_ = h.w.Close()
+		h.w = nil
+	}
+}
+
+// start runs the demo binary detached and held (see holdScript): its own
+// process group (a Ctrl-C or SIGTERM to the worker's group does not reach
+// it), stdin from /dev/null, output appended to logPath. The caller records
+// the returned state, then calls release, and defers cancel. A goroutine
+// waits on the process so it never lingers as a zombie while this worker
+// lives; after a worker restart init reaps it.
+func (d *Deployer) start(args []string, logPath string) (state, *hold, error) {
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return state{}, fmt.Errorf("opening log %s: %w", logPath, err)
+		return state{}, nil, fmt.Errorf("opening log %s: %w", logPath, err)
 	}
 	defer f.Close()
 	fmt.Fprintf(f, "--- %s canaryflow starting %s %s\n", time.Now().Format(time.RFC3339), d.cfg.Binary, strings.Join(args, " "))
 
+	r, w, err := os.Pipe()
+	if err != nil {
+		return state{}, nil, fmt.Errorf("creating the go-ahead pipe: %w", err)
+	}
+	defer r.Close()
 	// Not CommandContext: the process must outlive the activity that started it.
-	cmd := exec.Command(d.cfg.Binary, args...)
+	cmd := exec.Command(shell, append([]string{"-c", holdScript, d.cfg.Binary}, args...)...)
 	cmd.Stdin = nil
 	cmd.Stdout = f
 	cmd.Stderr = f
+	cmd.ExtraFiles = []*os.File{r}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return state{}, fmt.Errorf("starting %s: %w", d.cfg.Binary, err)
+		_ = w.Close()
+		return state{}, nil, fmt.Errorf("starting %s: %w", d.cfg.Binary, err)
 	}
 	pid := cmd.Process.Pid
 	exited := make(chan struct{})
@@ -105,7 +153,22 @@ func (d *Deployer) start(args []string, logPath string) (state, error) {
 	if ps, err := readProcStat(pid); err == nil {
 		st.StartTicks = ps.startTicks
 	}
-	return st, nil
+	return st, &hold{w: w}, nil
+}
+
+// held reports whether the recorded process still waits for its go-ahead.
+// Under the role's lock no call that could release it is running, so such
+// a process was left by a call that crashed: it will never serve.
+func held(st state) bool {
+	if !alive(st) {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(st.PID), "cmdline"))
+	if err != nil {
+		return false
+	}
+	argv := strings.Split(string(b), "\x00")
+	return len(argv) > 2 && argv[0] == shell && argv[1] == "-c" && argv[2] == holdScript
 }
 
 // stop sends SIGTERM to the process group, and SIGKILL if it is still there
