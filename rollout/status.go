@@ -5,8 +5,11 @@ import "time"
 // Phase is where a rollout is in its life.
 type Phase string
 
-// Phases. Promoted, RolledBack and RollbackFailed are final; RollbackFailed
-// means compensation itself gave up and a human must look.
+// Phases. Promoted, RolledBack, RollbackFailed and Rejected are final for
+// the steps: nothing moves on its own after them. RollbackFailed means
+// compensation itself could not finish; the workflow stays open (its ID taken,
+// so no rollout starts on a broken state) until a person sends retry-rollback
+// or resolve.
 const (
 	PhaseValidating     Phase = "Validating"
 	PhaseDeploying      Phase = "Deploying"
@@ -35,6 +38,11 @@ const (
 	SignalPromote = "promote"
 	SignalPause   = "pause"
 	SignalResume  = "resume"
+	// SignalRetryRollback asks a RollbackFailed rollout to try compensation again.
+	SignalRetryRollback = "retry-rollback"
+	// SignalResolve tells a RollbackFailed rollout that a person has put
+	// things right by hand; the workflow then ends, freeing the rollout's ID.
+	SignalResolve = "resolve"
 	QueryStatus   = "status"
 )
 
@@ -52,7 +60,21 @@ type Abort struct {
 	By     string `json:"by,omitempty"`
 }
 
-// Actor is the optional payload of promote, pause and resume.
+// Resolve is the resolve signal's payload: who decided and why. Both are
+// required, because a resolution is what the audit trail is read for.
+type Resolve struct {
+	Reason string `json:"reason"`
+	By     string `json:"by"`
+}
+
+// Resolution records how a person closed a RollbackFailed rollout.
+type Resolution struct {
+	At     time.Time `json:"at"`
+	By     string    `json:"by"`
+	Reason string    `json:"reason"`
+}
+
+// Actor is the optional payload of promote, pause, resume and retry-rollback.
 type Actor struct {
 	By string `json:"by,omitempty"`
 }
@@ -130,6 +152,12 @@ type Status struct {
 	EventsLogged int `json:"eventsLogged"`
 	// IncidentReport is where the rollback's report was written.
 	IncidentReport string `json:"incidentReport,omitempty"`
+	// Left lists what compensation could not do, while RollbackFailed.
+	Left []string `json:"left,omitempty"`
+	// RollbackAttempts counts the rounds of compensation tried.
+	RollbackAttempts int `json:"rollbackAttempts,omitempty"`
+	// Resolution is set when a person closed a RollbackFailed rollout.
+	Resolution *Resolution `json:"resolution,omitempty"`
 }
 
 // LastMeasurement returns the most recent measurement, if any.

@@ -27,13 +27,19 @@ func (r *run) analyze(ctx workflow.Context) {
 	}
 }
 
-// gate is an inline analysis step: it passes after n successful measurements
-// in a row. Anything else resets the count; limits decide when to give up.
-func (r *run) gate(ctx workflow.Context, n int) error {
+// gate is an inline analysis step (step i, or the final look when i is the
+// number of steps): it passes after n successful measurements in a row.
+// Anything else resets the count; limits decide when to give up. A long gate
+// continues as new with its count, so thin traffic cannot grow one history
+// without bound.
+func (r *run) gate(ctx workflow.Context, i, n int, resumed bool) error {
 	every := r.spec.Analysis.Interval.D()
 	r.gating = true
 	defer func() { r.gating = false }()
-	for ok := 0; ok < n; {
+	if !resumed {
+		r.gateOK = 0
+	}
+	for r.gateOK < n {
 		if _, err := workflow.AwaitWithTimeout(ctx, every, func() bool { return r.promoteNow }); err != nil {
 			return err
 		}
@@ -41,14 +47,18 @@ func (r *run) gate(ctx workflow.Context, n int) error {
 			return nil
 		}
 		if r.measure(ctx, "gate") == rollout.Successful {
-			ok++
+			r.gateOK++
 		} else {
-			ok = 0
+			r.gateOK = 0
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if r.hardened && r.gateOK < n && r.longRun(ctx) {
+			return r.continueAsNew(ctx, i, true)
+		}
 	}
+	r.gateOK = 0
 	r.event(ctx, "gate", fmt.Sprintf("analysis gate passed: %d of %d successful in a row", n, n), "")
 	return nil
 }
@@ -60,7 +70,7 @@ func (r *run) measure(ctx workflow.Context, kind string) rollout.Verdict {
 	var res activities.MeasureResult
 	r.inFlight++
 	r.measuredThisRun++
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts.measure(r.spec)), a.Measure, r.spec).Get(ctx, &res)
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts.measure(r.spec)), a.Measure, activities.MeasureInputOf(r.spec)).Get(ctx, &res)
 	r.inFlight--
 	if ctx.Err() != nil {
 		return ""

@@ -20,6 +20,11 @@ import (
 const (
 	// versionFinalLook adds a final measurement before promotion.
 	versionFinalLook = "final-look"
+	// versionHardened admits only valid input (spec, workflow ID, resume
+	// state), sets weight 0 before deploying, refuses on preflight instead of
+	// rolling back, bounds every loop, and keeps compensation going until a
+	// person decides (see run.hardened).
+	versionHardened = "hardened"
 )
 
 // TaskQueue is where the worker listens and the starter sends rollouts.
@@ -29,6 +34,12 @@ const TaskQueue = "canaryflow"
 const (
 	ErrTypeInvalidSpec = "InvalidSpec"
 	ErrTypeRolledBack  = "RolledBack"
+	// ErrTypeRollbackFailed: compensation could not finish and a person
+	// resolved the rollout by hand.
+	ErrTypeRollbackFailed = "RollbackFailed"
+	// ErrTypeRejected: the input was refused (foreign workflow ID, a resume
+	// block from outside, a preflight refusal) and nothing was touched.
+	ErrTypeRejected = "Rejected"
 )
 
 // Input starts a rollout.
@@ -37,7 +48,8 @@ type Input struct {
 	// By names who started it, for the event log.
 	By string `json:"by,omitempty"`
 	// Resume is set only by the workflow itself when it continues as new:
-	// the running rollout carried into a fresh history.
+	// the running rollout carried into a fresh history. A run that was not
+	// continued from an earlier one of the same ID refuses it.
 	Resume *Resume `json:"resume,omitempty"`
 	// MeasurementsPerRun bounds the measurements one run takes before it
 	// continues as new; 0 means DefaultMeasurementsPerRun.
@@ -67,17 +79,22 @@ func CanaryRollout(ctx workflow.Context, in Input) (Result, error) {
 	if err := r.listen(ctx); err != nil {
 		return Result{}, fmt.Errorf("registering handlers: %w", err)
 	}
+	r.hardened = workflow.GetVersion(ctx, versionHardened, workflow.DefaultVersion, 1) >= 1
+	if r.hardened {
+		if err := spec.Validate(); err != nil {
+			return r.reject(ctx, ErrTypeInvalidSpec, err.Error())
+		}
+		if why := admit(workflow.GetInfo(ctx), spec, in); why != "" {
+			return r.reject(ctx, ErrTypeRejected, why)
+		}
+	}
 	if in.Resume != nil {
 		return r.resume(ctx, *in.Resume)
 	}
-	r.event(ctx, "started", fmt.Sprintf("rollout of %s → %s", spec.Stable.Version, spec.Canary.Version), in.By)
+	r.event(ctx, "started", fmt.Sprintf("rollout of %s → %s", spec.Stable.Version, spec.Canary.Version), by(in.By))
 
 	if err := spec.Validate(); err != nil {
-		r.setPhase(ctx, rollout.PhaseRejected)
-		r.status.Reason = err.Error()
-		r.event(ctx, "rejected", err.Error(), "")
-		res := Result{Phase: rollout.PhaseRejected, Reason: err.Error()}
-		return res, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidSpec, nil, res)
+		return r.reject(ctx, ErrTypeInvalidSpec, err.Error())
 	}
 
 	return r.finish(ctx, r.run)
@@ -96,6 +113,10 @@ func (r *run) finish(ctx workflow.Context, flow func(workflow.Context) error) (R
 	case errors.As(err, &next):
 		return Result{}, err
 	}
+	var ref *refusal
+	if errors.As(err, &ref) && !r.touched {
+		return r.reject(ctx, ErrTypeRejected, ref.msg)
+	}
 	return r.rollback(ctx, err)
 }
 
@@ -103,6 +124,10 @@ func (r *run) finish(ctx workflow.Context, flow func(workflow.Context) error) (R
 func (r *run) run(ctx workflow.Context) error {
 	spec := r.spec
 	if err := r.do(ctx, opts.preflight, a.Preflight, spec); err != nil {
+		if r.hardened && ctx.Err() == nil {
+			// Nothing has been touched: a refusal, not a rollback.
+			return &refusal{"preflight refused the rollout: " + err.Error()}
+		}
 		return err
 	}
 	r.notify(ctx, "started", "info", fmt.Sprintf("Canary rollout of %s/%s started", spec.Namespace, spec.App),
@@ -110,6 +135,14 @@ func (r *run) run(ctx workflow.Context) error {
 
 	r.setPhase(ctx, rollout.PhaseDeploying)
 	r.touched = true
+	if r.hardened {
+		// A weight left on the router by a rollout that ended badly must not
+		// send traffic to a canary that has not been smoke-tested: the
+		// activity reads the weight back, so 0 is what the router serves.
+		if err := r.setWeight(ctx, opts.setWeight, 0); err != nil {
+			return fmt.Errorf("making sure no traffic reaches the canary before it is deployed: %w", err)
+		}
+	}
 	if err := r.deploy(ctx, rollout.RoleCanary, spec.Canary); err != nil {
 		return err
 	}
@@ -138,6 +171,11 @@ func (r *run) steps(ctx workflow.Context, first int, resumed bool) error {
 				r.event(ctx, "skipped", fmt.Sprintf("steps %d–%d skipped by promote", i+1, len(r.spec.Steps)), "")
 				break
 			}
+			if r.hardened && i > first && r.longRun(ctx) {
+				// Many short steps fill a history too: continue before step i
+				// begins (never before this run's first, so each run progresses).
+				return r.continueAsNew(ctx, i, false)
+			}
 			r.beginStep(ctx, i, r.spec.Steps[i])
 		}
 		if err := r.step(ctx, i, r.spec.Steps[i], resumed && i == first); err != nil {
@@ -161,15 +199,21 @@ func (r *run) step(ctx workflow.Context, i int, s rollout.Step, resumed bool) er
 	case s.Pause != nil:
 		return r.awaitApproval(ctx, i, *s.Pause, resumed)
 	case s.Analysis != nil:
-		return r.gate(ctx, s.Analysis.Measurements)
+		return r.gate(ctx, i, s.Analysis.Measurements, resumed)
 	}
 	return fmt.Errorf("step %d has nothing to do", i)
 }
 
 // deploy makes a role run a release and waits until it is ready.
 func (r *run) deploy(ctx workflow.Context, role rollout.Role, rel rollout.Release) error {
+	return r.deployWith(ctx, opts.deploy, role, rel)
+}
+
+// deployWith deploys with the given activity options; compensation retries
+// harder than the forward path.
+func (r *run) deployWith(ctx workflow.Context, o workflow.ActivityOptions, role rollout.Role, rel rollout.Release) error {
 	in := activities.DeployInput{Spec: r.spec, Role: role, Release: rel}
-	if err := r.do(ctx, opts.deploy, a.Deploy, in); err != nil {
+	if err := r.do(ctx, o, a.Deploy, in); err != nil {
 		return err
 	}
 	ready := activities.RoleInput{Spec: r.spec, Role: role}
@@ -232,7 +276,7 @@ func (r *run) promote(ctx workflow.Context) error {
 func (r *run) lastLook(ctx workflow.Context) error {
 	if workflow.GetVersion(ctx, versionFinalLook, workflow.DefaultVersion, 1) == 1 && !r.promoteNow {
 		r.event(ctx, "gate", fmt.Sprintf("final measurement at %d%% before promotion", r.status.Weight), "")
-		if err := r.gate(ctx, 1); err != nil {
+		if err := r.gate(ctx, len(r.spec.Steps), 1, false); err != nil {
 			return err
 		}
 	}
@@ -242,6 +286,12 @@ func (r *run) lastLook(ctx workflow.Context) error {
 	}
 	return ctx.Err()
 }
+
+// refusal stops a rollout before anything was touched: it ends Rejected,
+// with no compensation and no incident.
+type refusal struct{ msg string }
+
+func (f *refusal) Error() string { return f.msg }
 
 // failure is a rollback cause that is a decision, not an infrastructure error.
 type failure struct{ msg string }

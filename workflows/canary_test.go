@@ -19,7 +19,7 @@ func TestPromotesThroughEveryStepInOrder(t *testing.T) {
 	h.run(testSpec())
 	h.requirePromoted()
 
-	assert.Equal(t, []int{10, 25, 50, 0}, h.router.History())
+	assert.Equal(t, []int{0, 10, 25, 50, 0}, h.router.History())
 	assert.Equal(t, []string{"deploy canary v2", "deploy stable v2", "remove canary"}, h.deploy.Calls())
 	s := h.status()
 	var steps []string
@@ -68,7 +68,7 @@ func TestRollsBackOnEachDefaultTrigger(t *testing.T) {
 			assert.Contains(t, reason, tc.want)
 			assert.Contains(t, reason, "analysis failed at 25% canary weight")
 			// Measurement 18 comes at minute 18, during the 25 % hold: no later weight was ever set.
-			assert.Equal(t, []int{10, 25, 0}, h.router.History())
+			assert.Equal(t, []int{0, 10, 25, 0}, h.router.History())
 			s := h.status()
 			last, ok := s.LastMeasurement()
 			require.True(t, ok)
@@ -127,7 +127,7 @@ func TestApprovalGateWaitsThenProceeds(t *testing.T) {
 		assert.Equal(t, rollout.PhaseAwaitApproval, s.Phase)
 		assert.Equal(t, 2, s.Step)
 		assert.Equal(t, 10, s.Weight)
-		assert.Equal(t, []int{10}, h.router.History(), "nothing moves while waiting")
+		assert.Equal(t, []int{0, 10}, h.router.History(), "nothing moves while waiting")
 	})
 	h.signal(2*time.Hour+time.Minute, rollout.SignalApprove, rollout.Approval{Step: &wrong, By: "mallory"})
 	h.signal(3*time.Hour, rollout.SignalApprove, rollout.Approval{Step: &right, By: "bob"})
@@ -135,7 +135,7 @@ func TestApprovalGateWaitsThenProceeds(t *testing.T) {
 	h.requirePromoted()
 	s := h.status()
 	assert.Equal(t, []string{"bob"}, s.ApprovedBy)
-	assert.Equal(t, []int{10, 50, 0}, h.router.History())
+	assert.Equal(t, []int{0, 10, 50, 0}, h.router.History())
 	assert.Contains(t, h.notes.Events(), "approval-needed")
 	ignored := s.Events[indexOf(eventKinds(s), "ignored")]
 	assert.Equal(t, "approve ignored: it names step 3 but step 2 is waiting", ignored.Message)
@@ -152,7 +152,7 @@ func TestApprovalTimeout(t *testing.T) {
 		spec.Steps = []rollout.Step{rollout.Weight(10), rollout.ApprovalGate(30*time.Minute, rollout.OnTimeoutAbort), rollout.Weight(50)}
 		h.run(spec)
 		assert.Equal(t, "approval of step 2 not given within 30m0s", h.requireRolledBack())
-		assert.Equal(t, []int{10, 0}, h.router.History())
+		assert.Equal(t, []int{0, 10, 0}, h.router.History())
 	})
 	t.Run("proceed", func(t *testing.T) {
 		h := newHarness(t, nil)
@@ -160,7 +160,7 @@ func TestApprovalTimeout(t *testing.T) {
 		spec.Steps = []rollout.Step{rollout.Weight(10), rollout.ApprovalGate(30*time.Minute, rollout.OnTimeoutProceed), rollout.Weight(50)}
 		h.run(spec)
 		h.requirePromoted()
-		assert.Equal(t, []int{10, 50, 0}, h.router.History())
+		assert.Equal(t, []int{0, 10, 50, 0}, h.router.History())
 		assert.Contains(t, eventKinds(h.status()), "approval-timeout")
 	})
 }
@@ -177,7 +177,7 @@ func TestSmokeFailureRollsBackBeforeTrafficMoves(t *testing.T) {
 	h.run(spec)
 	reason := h.requireRolledBack()
 	assert.Equal(t, "smoke tests failed: error rate: 4/20 errors (20.0%) (max 5%)", reason)
-	assert.Equal(t, []int{0}, h.router.History(), "no traffic may move before smoke tests pass")
+	assert.Equal(t, []int{0, 0}, h.router.History(), "weight 0 read back before the deploy, and 0 again in rollback: no traffic may move before smoke tests pass")
 	assert.Zero(t, h.metrics.Calls())
 	require.NotNil(t, h.status().Smoke)
 	assert.Len(t, h.status().Smoke.Checks, 2)
@@ -201,7 +201,7 @@ func TestStatusQuery(t *testing.T) {
 		assert.Equal(t, 10, m.Weight)
 		assert.Equal(t, 10.0, float64(m.Sample.Canary.RequestRate))
 		assert.Equal(t, "memory", m.Sample.Queries["canary.errorRate"])
-		assert.Equal(t, []string{"started", "ready", "smoke", "step", "weight", "step"}, eventKinds(s))
+		assert.Equal(t, []string{"started", "weight", "ready", "smoke", "step", "weight", "step"}, eventKinds(s))
 	})
 	h.run(testSpec())
 	h.requirePromoted()
@@ -231,7 +231,7 @@ func TestPromoteSignalSkipsRemainingSteps(t *testing.T) {
 	h.signal(5*time.Minute, rollout.SignalPromote, rollout.Actor{By: "carol"})
 	h.run(testSpec())
 	h.requirePromoted()
-	assert.Equal(t, []int{10, 0}, h.router.History())
+	assert.Equal(t, []int{0, 10, 0}, h.router.History())
 	s := h.status()
 	assert.Contains(t, eventKinds(s), "skipped")
 	assert.Less(t, s.Events[len(s.Events)-1].At.Sub(s.Events[0].At), 10*time.Minute)
@@ -287,7 +287,7 @@ func TestRouterRefusingAWeightRollsBack(t *testing.T) {
 	reason := h.requireRolledBack()
 	assert.Contains(t, reason, "setting canary weight to 25: router refuses weight 25 above 20")
 	assert.Contains(t, reason, "router refuses weight 25 above 20")
-	assert.Equal(t, []int{10, 0}, h.router.History())
+	assert.Equal(t, []int{0, 10, 0}, h.router.History())
 }
 
 func TestPromoteWhilePausedSkipsTheRemainingSteps(t *testing.T) {
@@ -296,5 +296,5 @@ func TestPromoteWhilePausedSkipsTheRemainingSteps(t *testing.T) {
 	h.signal(20*time.Minute, rollout.SignalPromote, rollout.Actor{By: "carol"})
 	h.run(testSpec())
 	h.requirePromoted()
-	assert.Equal(t, []int{10, 0}, h.router.History(), "no further weight after promote")
+	assert.Equal(t, []int{0, 10, 0}, h.router.History(), "no further weight after promote")
 }

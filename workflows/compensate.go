@@ -14,7 +14,8 @@ import (
 // cancellation: traffic to stable first, then stable back to its release if
 // promotion had moved it, then the canary removed; then people are told and
 // an incident report is written. Every step is idempotent, and the rollout
-// always ends in a known phase: RolledBack, or RollbackFailed naming what is left.
+// always ends in a known phase: RolledBack, or RollbackFailed naming what is
+// left — which, in hardened runs, waits for a person instead of ending.
 func (r *run) rollback(ctx workflow.Context, cause error) (Result, error) {
 	reason := r.reasonFor(cause)
 	r.analysisDone = true
@@ -22,7 +23,16 @@ func (r *run) rollback(ctx workflow.Context, cause error) (Result, error) {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	r.setPhase(dctx, rollout.PhaseRollingBack)
 	r.event(dctx, "rollback", "rolling back: "+reason, "")
+	cancelled := temporal.IsCanceledError(cause) && r.cause == ""
+	if r.hardened {
+		return r.compensate(dctx, RollbackState{Reason: reason, StableChanged: r.stableChanged, Cancelled: cancelled})
+	}
+	return r.rollbackOnce(dctx, reason, cancelled)
+}
 
+// rollbackOnce is compensation as rollouts started before versionHardened
+// replay it: one round, then the workflow ends whatever is left.
+func (r *run) rollbackOnce(dctx workflow.Context, reason string, cancelled bool) (Result, error) {
 	left := r.undo(dctx)
 
 	phase, severity := rollout.PhaseRolledBack, "critical"
@@ -34,23 +44,28 @@ func (r *run) rollback(ctx workflow.Context, cause error) (Result, error) {
 	}
 	r.setPhase(dctx, phase)
 
-	info := workflow.GetInfo(ctx)
-	incident := rollout.Incident{RolloutID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID, Status: r.status}
-	var path string
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(dctx, opts.notify), a.WriteIncident, incident).Get(dctx, &path); err != nil {
-		r.event(dctx, "incident-failed", "writing the incident report: "+rootMessage(err), "")
-	} else {
-		r.status.IncidentReport = path
-	}
-	r.notify(dctx, string(phase), severity, fmt.Sprintf("Canary %s of %s/%s %s", r.spec.Canary.Version, r.spec.Namespace, r.spec.App, phase),
-		fmt.Sprintf("%s\nincident report: %s", reason, r.status.IncidentReport))
+	r.report(dctx, phase, severity, reason)
 
 	res := Result{Phase: phase, Reason: reason, IncidentReport: r.status.IncidentReport}
-	if temporal.IsCanceledError(cause) && r.cause == "" {
+	if cancelled {
 		// Cancelled from outside: report it as such once compensation is done.
 		return res, temporal.NewCanceledError(res)
 	}
 	return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %s", phase, reason), ErrTypeRolledBack, nil, res)
+}
+
+// report writes the incident report (kept in status) and tells people.
+func (r *run) report(ctx workflow.Context, phase rollout.Phase, severity, text string) {
+	info := workflow.GetInfo(ctx)
+	incident := rollout.Incident{RolloutID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID, Status: r.status}
+	var path string
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts.notify), a.WriteIncident, incident).Get(ctx, &path); err != nil {
+		r.event(ctx, "incident-failed", "writing the incident report: "+rootMessage(err), "")
+	} else {
+		r.status.IncidentReport = path
+	}
+	r.notify(ctx, string(phase), severity, fmt.Sprintf("Canary %s of %s/%s %s", r.spec.Canary.Version, r.spec.Namespace, r.spec.App, phase),
+		fmt.Sprintf("%s\nincident report: %s", text, r.status.IncidentReport))
 }
 
 // undo puts traffic and deployments back as they were and returns what it

@@ -29,6 +29,24 @@ type Resume struct {
 	ErrorsInARow int   `json:"errorsInARow"`
 	Approved     []int `json:"approved,omitempty"`
 	PromoteNow   bool  `json:"promoteNow,omitempty"`
+	// GateOK is the successful measurements in a row of an analysis gate
+	// that was in progress, so a long gate resumes where it was.
+	GateOK int `json:"gateOK,omitempty"`
+	// Rollback is set when the run continued while rolling back: the next
+	// run goes straight on with compensation (or its wait for a person).
+	Rollback *RollbackState `json:"rollback,omitempty"`
+}
+
+// RollbackState is what compensation needs to carry on in a fresh history.
+type RollbackState struct {
+	// Reason is why the rollout is rolling back.
+	Reason string `json:"reason"`
+	// StableChanged says promotion had moved stable, so it must be restored.
+	StableChanged bool `json:"stableChanged,omitempty"`
+	// Cancelled says the rollout was cancelled from outside.
+	Cancelled bool `json:"cancelled,omitempty"`
+	// Reported says the incident report and notification for the failure were sent.
+	Reported bool `json:"reported,omitempty"`
 }
 
 // resume carries on a rollout from an earlier run: no deploy, no smoke test,
@@ -40,6 +58,11 @@ func (r *run) resume(ctx workflow.Context, s Resume) (Result, error) {
 		r.approved[i] = true
 	}
 	r.paused, r.promoteNow, r.touched = s.Status.Paused, s.PromoteNow, true
+	r.gateOK = s.GateOK
+	if s.Rollback != nil {
+		r.event(ctx, "continued", "continued in a fresh history while rolling back", "")
+		return r.compensate(ctx, *s.Rollback)
+	}
 	r.event(ctx, "continued", fmt.Sprintf("continued in a fresh history at step %d/%d", s.Step+1, len(r.spec.Steps)), "")
 	return r.finish(ctx, func(ctx workflow.Context) error { return r.steps(ctx, s.Step, s.Begun) })
 }
@@ -61,6 +84,11 @@ func (r *run) continueAsNew(ctx workflow.Context, i int, begun bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	return r.continueWith(ctx, Resume{Step: i, Begun: begun})
+}
+
+// continueWith starts the next run with the rollout's state and s's place.
+func (r *run) continueWith(ctx workflow.Context, s Resume) error {
 	approved := []int{}
 	for step, ok := range r.approved {
 		if ok {
@@ -69,13 +97,9 @@ func (r *run) continueAsNew(ctx workflow.Context, i int, begun bool) error {
 	}
 	slices.Sort(approved)
 	r.event(ctx, "continue-as-new", fmt.Sprintf("%d measurements in this run: continuing in a fresh history", r.measuredThisRun), "")
-	return workflow.NewContinueAsNewError(ctx, CanaryRollout, Input{
-		Spec: r.spec, MeasurementsPerRun: r.perRun,
-		Resume: &Resume{
-			Status: r.status, Step: i, Begun: begun, Failures: r.failures, Inconclusive: r.inconclusive, ErrorsInARow: r.errorsInARow,
-			Approved: approved, PromoteNow: r.promoteNow,
-		},
-	})
+	s.Status, s.Failures, s.Inconclusive, s.ErrorsInARow = r.status, r.failures, r.inconclusive, r.errorsInARow
+	s.Approved, s.PromoteNow, s.GateOK = approved, r.promoteNow, r.gateOK
+	return workflow.NewContinueAsNewError(ctx, CanaryRollout, Input{Spec: r.spec, MeasurementsPerRun: r.perRun, Resume: &s})
 }
 
 // hold waits out a timed pause counted from the step's start, unless a

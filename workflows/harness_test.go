@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
@@ -73,6 +74,7 @@ func (h *harness) run(spec rollout.Spec) {
 }
 
 func (h *harness) runInput(in Input) {
+	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: rollout.WorkflowID(in.Spec.Namespace, in.Spec.App)})
 	h.env.ExecuteWorkflow(CanaryRollout, in)
 	require.True(h.t, h.env.IsWorkflowCompleted(), "workflow did not complete")
 }
@@ -96,6 +98,7 @@ func (h *harness) continued() Input {
 	}
 	h.env.RegisterWorkflow(CanaryRollout)
 	h.env.RegisterActivity(h.acts)
+	h.env.SetContinuedExecutionRunID("previous-run")
 	return in
 }
 

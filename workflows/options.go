@@ -12,8 +12,20 @@ import (
 // activityOptions gathers the timeouts and retry policies in one place, so
 // how hard each side effect is retried can be read at a glance.
 type activityOptions struct {
-	preflight, deploy, smoke, setWeight, compensate, remove, notify workflow.ActivityOptions
+	preflight, deploy, smoke, setWeight, compensate, compensateDeploy, remove, notify workflow.ActivityOptions
 }
+
+// heartbeat is how long a Deploy, Remove or SmokeTest attempt may go without
+// a heartbeat before Temporal retries it elsewhere: a worker killed mid-call
+// is noticed in seconds, not after the whole start-to-close timeout. The
+// activities heartbeat every few seconds.
+const heartbeat = 30 * time.Second
+
+// measureTimeout is above the Prometheus source's per-query bound (10 s by
+// default; the queries of one measurement run concurrently), so a slow query
+// is reported by the source as a query failure with its reason rather than
+// cut off by Temporal as an anonymous timeout.
+const measureTimeout = 30 * time.Second
 
 func retry(initial, maxInterval time.Duration, attempts int32) *temporal.RetryPolicy {
 	return &temporal.RetryPolicy{InitialInterval: initial, BackoffCoefficient: 2, MaximumInterval: maxInterval, MaximumAttempts: attempts}
@@ -24,18 +36,25 @@ func retry(initial, maxInterval time.Duration, attempts int32) *temporal.RetryPo
 // change or a deploy still in flight, or it could undo its own work.
 var opts = activityOptions{
 	preflight: workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second, RetryPolicy: retry(time.Second, 10*time.Second, 3)},
-	deploy: workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Minute, WaitForCancellation: true,
+	deploy: workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Minute, HeartbeatTimeout: heartbeat, WaitForCancellation: true,
 		RetryPolicy: retry(2*time.Second, 30*time.Second, 5)},
-	smoke: workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Minute, RetryPolicy: retry(2*time.Second, 10*time.Second, 2)},
+	smoke: workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Minute, HeartbeatTimeout: heartbeat, RetryPolicy: retry(2*time.Second, 10*time.Second, 2)},
+
 	setWeight: workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second, WaitForCancellation: true,
 		RetryPolicy: retry(time.Second, 10*time.Second, 5)},
-	// Compensation tries hardest: traffic must get back to stable. It keeps
-	// retrying for half an hour (a router or API server outage) before the
-	// rollout is declared RollbackFailed for a human.
+	// Compensation tries hardest: traffic must get back to stable. Temporal
+	// retries a retryable failure for up to 5 minutes a round; the workflow
+	// (persist) retries any failure, retryable or not, for compensationBudget
+	// before the rollout is RollbackFailed and waits for a person. Rollouts
+	// from before versionHardened have no outer loop: 30 minutes here.
 	compensate: workflow.ActivityOptions{ScheduleToCloseTimeout: 30 * time.Minute, StartToCloseTimeout: 30 * time.Second,
 		WaitForCancellation: true, RetryPolicy: retry(time.Second, 30*time.Second, 0)},
+	// Restoring stable in compensation is retried without an attempt limit,
+	// unlike the forward deploy's five.
+	compensateDeploy: workflow.ActivityOptions{ScheduleToCloseTimeout: 5 * time.Minute, StartToCloseTimeout: 5 * time.Minute,
+		HeartbeatTimeout: heartbeat, WaitForCancellation: true, RetryPolicy: retry(2*time.Second, 30*time.Second, 0)},
 	remove: workflow.ActivityOptions{ScheduleToCloseTimeout: 30 * time.Minute, StartToCloseTimeout: 2 * time.Minute,
-		WaitForCancellation: true, RetryPolicy: retry(2*time.Second, 30*time.Second, 0)},
+		HeartbeatTimeout: heartbeat, WaitForCancellation: true, RetryPolicy: retry(2*time.Second, 30*time.Second, 0)},
 	notify: workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second, RetryPolicy: retry(time.Second, 10*time.Second, 3)},
 }
 
@@ -52,6 +71,5 @@ func (activityOptions) waitReady(spec rollout.Spec) workflow.ActivityOptions {
 // measure is tried once: a failed or slow query is an Error measurement,
 // counted against the consecutive-error limit, not retried behind its back.
 func (activityOptions) measure(spec rollout.Spec) workflow.ActivityOptions {
-	d := min(spec.Analysis.Interval.D(), 30*time.Second)
-	return workflow.ActivityOptions{StartToCloseTimeout: max(d, 5*time.Second), RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 1}}
+	return workflow.ActivityOptions{StartToCloseTimeout: measureTimeout, RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 1}}
 }

@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/canaryflow/canaryflow/rollout"
@@ -16,38 +17,61 @@ func (r *run) listen(ctx workflow.Context) error {
 	}); err != nil {
 		return err
 	}
-	approve := workflow.GetSignalChannel(ctx, rollout.SignalApprove)
-	abort := workflow.GetSignalChannel(ctx, rollout.SignalAbort)
-	promote := workflow.GetSignalChannel(ctx, rollout.SignalPromote)
-	pause := workflow.GetSignalChannel(ctx, rollout.SignalPause)
-	resume := workflow.GetSignalChannel(ctx, rollout.SignalResume)
-
 	sel := workflow.NewSelector(ctx)
 	r.sel = sel
-	sel.AddReceive(approve, func(c workflow.ReceiveChannel, _ bool) {
+	on := func(name string, apply func(raw converter.RawValue)) {
+		sel.AddReceive(workflow.GetSignalChannel(ctx, name), func(c workflow.ReceiveChannel, _ bool) {
+			// ReceiveAsync into a RawValue never decodes and never blocks:
+			// a payload that does not fit is refused below, with its reason,
+			// instead of panicking the workflow task on every retry.
+			var raw converter.RawValue
+			c.ReceiveAsync(&raw)
+			apply(raw)
+		})
+	}
+	on(rollout.SignalApprove, func(raw converter.RawValue) {
 		var p rollout.Approval
-		c.Receive(ctx, &p)
-		r.onApprove(ctx, p)
+		if r.accept(ctx, rollout.SignalApprove, "{step, by}", raw, &p) {
+			r.onApprove(ctx, p)
+		}
 	})
-	sel.AddReceive(abort, func(c workflow.ReceiveChannel, _ bool) {
+	on(rollout.SignalAbort, func(raw converter.RawValue) {
 		var p rollout.Abort
-		c.Receive(ctx, &p)
+		if err := decode(raw, &p); err != nil {
+			// An abort is never lost to its payload: the brake still works.
+			p = rollout.Abort{Reason: "(payload is not {reason, by}: " + err.Error() + ")"}
+		}
 		r.onAbort(ctx, p)
 	})
-	sel.AddReceive(promote, func(c workflow.ReceiveChannel, _ bool) {
+	on(rollout.SignalPromote, func(raw converter.RawValue) {
 		var p rollout.Actor
-		c.Receive(ctx, &p)
-		r.onPromote(ctx, p)
+		if r.accept(ctx, rollout.SignalPromote, "{by}", raw, &p) {
+			r.onPromote(ctx, p)
+		}
 	})
-	sel.AddReceive(pause, func(c workflow.ReceiveChannel, _ bool) {
+	on(rollout.SignalPause, func(raw converter.RawValue) {
 		var p rollout.Actor
-		c.Receive(ctx, &p)
-		r.onPause(ctx, p, true)
+		if r.accept(ctx, rollout.SignalPause, "{by}", raw, &p) {
+			r.onPause(ctx, p, true)
+		}
 	})
-	sel.AddReceive(resume, func(c workflow.ReceiveChannel, _ bool) {
+	on(rollout.SignalResume, func(raw converter.RawValue) {
 		var p rollout.Actor
-		c.Receive(ctx, &p)
-		r.onPause(ctx, p, false)
+		if r.accept(ctx, rollout.SignalResume, "{by}", raw, &p) {
+			r.onPause(ctx, p, false)
+		}
+	})
+	on(rollout.SignalRetryRollback, func(raw converter.RawValue) {
+		var p rollout.Actor
+		if r.accept(ctx, rollout.SignalRetryRollback, "{by}", raw, &p) {
+			r.onRetryRollback(ctx, p)
+		}
+	})
+	on(rollout.SignalResolve, func(raw converter.RawValue) {
+		var p rollout.Resolve
+		if r.accept(ctx, rollout.SignalResolve, "{reason, by}", raw, &p) {
+			r.onResolve(ctx, p)
+		}
 	})
 	// The loop waits until a signal is buffered before selecting it, so that
 	// sel.HasPending tells the truth to continueAsNew: a Select already
@@ -78,7 +102,11 @@ func (r *run) ignored(ctx workflow.Context, signal, why, by string) {
 	r.event(ctx, "ignored", fmt.Sprintf("%s ignored: %s", signal, why), by)
 }
 
+// by bounds the name of who sent a signal, as it enters the workflow.
+func by(name string) string { return rollout.Clip(name, rollout.MaxByBytes) }
+
 func (r *run) onApprove(ctx workflow.Context, p rollout.Approval) {
+	p.By = by(p.By)
 	switch {
 	case r.waiting == nil:
 		r.ignored(ctx, rollout.SignalApprove, "no step is waiting for approval", p.By)
@@ -96,6 +124,7 @@ func (r *run) onApprove(ctx workflow.Context, p rollout.Approval) {
 }
 
 func (r *run) onAbort(ctx workflow.Context, p rollout.Abort) {
+	p.By, p.Reason = by(p.By), rollout.Clip(p.Reason, rollout.MaxReasonBytes)
 	// Promotion can still be aborted until traffic has moved to the promoted
 	// stable: a slow stable upgrade must not leave an operator without a brake.
 	promoting := r.status.Phase == rollout.PhasePromoting && !r.promoted && r.cause == ""
@@ -114,6 +143,7 @@ func (r *run) onAbort(ctx workflow.Context, p rollout.Abort) {
 }
 
 func (r *run) onPromote(ctx workflow.Context, p rollout.Actor) {
+	p.By = by(p.By)
 	if !r.active() || r.status.Phase != rollout.PhaseProgressing && r.status.Phase != rollout.PhaseAwaitApproval && r.status.Phase != rollout.PhasePaused {
 		r.ignored(ctx, rollout.SignalPromote, fmt.Sprintf("the rollout is %s; promote applies once traffic is moving", r.status.Phase), p.By)
 		return
@@ -124,6 +154,7 @@ func (r *run) onPromote(ctx workflow.Context, p rollout.Actor) {
 }
 
 func (r *run) onPause(ctx workflow.Context, p rollout.Actor, pause bool) {
+	p.By = by(p.By)
 	name := rollout.SignalResume
 	if pause {
 		name = rollout.SignalPause
@@ -136,6 +167,38 @@ func (r *run) onPause(ctx workflow.Context, p rollout.Actor, pause bool) {
 	default:
 		r.paused, r.status.Paused = pause, pause
 		r.event(ctx, name, map[bool]string{true: "steps paused; analysis continues", false: "steps resumed"}[pause], p.By)
+	}
+}
+
+// onRetryRollback asks a RollbackFailed rollout to run compensation again.
+func (r *run) onRetryRollback(ctx workflow.Context, p rollout.Actor) {
+	p.By = by(p.By)
+	if r.status.Phase != rollout.PhaseRollbackFailed || r.status.Resolution != nil {
+		r.ignored(ctx, rollout.SignalRetryRollback, fmt.Sprintf("the rollout is %s; only a RollbackFailed rollout retries its rollback", r.status.Phase), p.By)
+		return
+	}
+	if r.retry {
+		r.ignored(ctx, rollout.SignalRetryRollback, "a retry is already under way", p.By)
+		return
+	}
+	r.retry = true
+	r.event(ctx, "retry-rollback", "rollback retry requested", p.By)
+}
+
+// onResolve closes a RollbackFailed rollout on a person's word: they say who
+// they are and what they did, because that is what the audit trail is for.
+func (r *run) onResolve(ctx workflow.Context, p rollout.Resolve) {
+	p.By, p.Reason = by(p.By), rollout.Clip(p.Reason, rollout.MaxReasonBytes)
+	switch {
+	case r.status.Phase != rollout.PhaseRollbackFailed:
+		r.ignored(ctx, rollout.SignalResolve, fmt.Sprintf("the rollout is %s; only a RollbackFailed rollout is resolved by hand", r.status.Phase), p.By)
+	case r.status.Resolution != nil:
+		r.ignored(ctx, rollout.SignalResolve, "already resolved by "+r.status.Resolution.By, p.By)
+	case p.By == "" || p.Reason == "":
+		r.ignored(ctx, rollout.SignalResolve, "payload must name who resolved it and why: {\"by\": ..., \"reason\": ...}", p.By)
+	default:
+		r.status.Resolution = &rollout.Resolution{At: workflow.Now(ctx), By: p.By, Reason: p.Reason}
+		r.event(ctx, "resolved", "resolved by hand: "+p.Reason, p.By)
 	}
 }
 

@@ -49,6 +49,12 @@ type run struct {
 	errorsInARow    int
 	stableChanged   bool // stable was moved to the canary's version
 	promoted        bool // traffic went to the promoted stable: no way back
+
+	// hardened is versionHardened in force: admission checks, weight 0
+	// before deploy, bounded loops, compensation that waits for a person.
+	hardened bool
+	gateOK   int  // successful measurements in a row of the gate in progress
+	retry    bool // a person asked a RollbackFailed rollout to try again
 }
 
 func newRun(ctx workflow.Context, spec rollout.Spec, in Input) *run {
@@ -99,6 +105,7 @@ func (r *run) showDetails(ctx workflow.Context) {
 }
 
 func (r *run) event(ctx workflow.Context, kind, msg, by string) {
+	msg = rollout.Clip(msg, rollout.MaxMessageBytes)
 	r.status.Events = append(r.status.Events, rollout.Event{At: workflow.Now(ctx), Kind: kind, Message: msg, By: by})
 	r.status.EventsLogged++
 	if n := len(r.status.Events); n > maxEvents {
@@ -151,7 +158,7 @@ func (e *activityFailure) Unwrap() error { return e.err }
 func rootMessage(err error) string {
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
-		return app.Message()
+		return rollout.Clip(app.Message(), rollout.MaxMessageBytes)
 	}
 	var to *temporal.TimeoutError
 	if errors.As(err, &to) {
@@ -160,7 +167,7 @@ func rootMessage(err error) string {
 	if temporal.IsCanceledError(err) {
 		return "cancelled"
 	}
-	return err.Error()
+	return rollout.Clip(err.Error(), rollout.MaxMessageBytes)
 }
 
 func (r *run) setWeight(ctx workflow.Context, o workflow.ActivityOptions, w int) error {

@@ -1,0 +1,39 @@
+package workflows
+
+import (
+	"fmt"
+
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/canaryflow/canaryflow/rollout"
+)
+
+// payloads decodes signal payloads received raw. It is the SDK's default
+// converter, the one every client and the temporal CLI encode with; it is
+// pure, so decoding inside the workflow stays deterministic.
+var payloads = converter.GetDefaultDataConverter()
+
+// decode fills into from a raw signal payload; no payload at all (a signal
+// sent without input) leaves into at its zero value.
+func decode(raw converter.RawValue, into any) error {
+	p := raw.Payload()
+	if p == nil {
+		return nil
+	}
+	if err := payloads.FromPayload(p, into); err != nil {
+		return fmt.Errorf("%s", rollout.Clip(err.Error(), 256))
+	}
+	return nil
+}
+
+// accept decodes a signal's payload, or records the signal as ignored with
+// the reason and reports false: outside input is applied or refused, never
+// allowed to stop the workflow.
+func (r *run) accept(ctx workflow.Context, signal, shape string, raw converter.RawValue, into any) bool {
+	if err := decode(raw, into); err != nil {
+		r.ignored(ctx, signal, fmt.Sprintf("payload is not %s: %v", shape, err), "")
+		return false
+	}
+	return true
+}
