@@ -29,6 +29,9 @@ func Clip(s string, n int) string {
 		return s
 	}
 	suffix := fmt.Sprintf("… [%d bytes cut]", len(s))
+	if len(suffix) > n {
+		suffix = ""
+	}
 	keep := max(n-len(suffix), 0)
 	for keep > 0 && !utf8.RuneStart(s[keep]) {
 		keep--
