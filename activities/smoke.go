@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
@@ -25,8 +27,13 @@ const (
 	smokeLatencyFloor = time.Millisecond
 	smokeMetricsPath  = "/metrics"
 	smokeRSSMetric    = "process_resident_memory_bytes"
-	smokeMaxBody      = 16 << 20
 )
+
+// MaxSmokeAnswerBytes bounds each answer a smoke test reads (an endpoint's
+// body, the canary's /metrics): the URLs come from the spec, and a larger
+// answer fails its check with a message saying so rather than being read
+// without end.
+const MaxSmokeAnswerBytes = 4 << 20
 
 // smokeTarget reaches one version: its own URL, or the shared URL plus the
 // traffic header that forces the router's choice.
@@ -34,6 +41,8 @@ type smokeTarget struct {
 	name   string
 	base   string
 	header http.Header
+	// done counts requests answered or failed, for heartbeats; nil when not counted.
+	done *atomic.Int64
 }
 
 // smokeResult is one request's outcome; status is 0 when nothing answered.
@@ -51,7 +60,8 @@ func (r smokeResult) ok() bool       { return r.err == nil && r.status >= 200 &&
 // traffic moves: health, response time against stable, critical endpoints,
 // error rate and memory. A failed check is a result, not an activity error,
 // so the workflow can record the report and roll back; only a done context
-// is an error, because then the report is incomplete.
+// is an error, because then the report is incomplete. It heartbeats with its
+// progress while requests run, and every URL it reports is redacted.
 func (a *Activities) SmokeTest(ctx context.Context, spec rollout.Spec) (rollout.SmokeReport, error) {
 	spec = spec.WithDefaults()
 	sm := spec.Smoke
@@ -59,6 +69,12 @@ func (a *Activities) SmokeTest(ctx context.Context, spec rollout.Spec) (rollout.
 		return rollout.SmokeReport{Checks: []rollout.SmokeCheck{{Name: "skipped", Passed: true, Figure: "smoke.skip is set"}}}, nil
 	}
 	canary, stable := smokeTargets(spec)
+	var done atomic.Int64
+	canary.done, stable.done = &done, &done
+	total := len(sm.Endpoints) + 2 + 2*sm.Requests
+	defer heartbeatWhile(ctx, func() any {
+		return fmt.Sprintf("smoke test: %d of %d requests done", done.Load(), total)
+	})()
 	c := a.httpClient()
 
 	// Single probes first, then the sample both the response-time and the
@@ -94,7 +110,7 @@ func (a *Activities) SmokeTest(ctx context.Context, spec rollout.Spec) (rollout.
 	report.Checks = append(report.Checks, smokeMemoryCheck(probed[len(probed)-1], sm.MaxMemoryMB))
 
 	if err := ctx.Err(); err != nil {
-		return report, fmt.Errorf("smoke testing %s: %w", canary.base, err)
+		return report, fmt.Errorf("smoke testing %s: %w", rollout.RedactURL(canary.base), err)
 	}
 	slog.InfoContext(ctx, "smoke test done", "app", spec.App, "passed", report.Passed(), "failures", report.Failures())
 	return report, nil
@@ -126,11 +142,24 @@ func smokeParallel(n int, fn func(i int)) {
 	wg.Wait()
 }
 
+// smokeGet requests one path and reads the answer (at most
+// MaxSmokeAnswerBytes). Its errors name the URL redacted, and scrub the
+// target's secrets from whatever a library quoted.
 func smokeGet(ctx context.Context, c *http.Client, t smokeTarget, path string, keepBody bool) smokeResult {
-	u := strings.TrimSuffix(t.base, "/") + path
+	res := smokeDo(ctx, c, t, path, keepBody)
+	if t.done != nil {
+		t.done.Add(1)
+	}
+	res.err = rollout.RedactError(res.err, t.base)
+	return res
+}
+
+func smokeDo(ctx context.Context, c *http.Client, t smokeTarget, path string, keepBody bool) smokeResult {
+	u := smokeURL(t.base, path)
+	shown := rollout.RedactURL(u)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return smokeResult{err: fmt.Errorf("building request for %s: %w", u, err)}
+		return smokeResult{err: fmt.Errorf("building request for %s: %w", shown, err)}
 	}
 	for k, v := range t.header {
 		req.Header[k] = v
@@ -142,20 +171,41 @@ func smokeGet(ctx context.Context, c *http.Client, t smokeTarget, path string, k
 	start := time.Now()
 	resp, err := c.Do(req)
 	if err != nil {
-		return smokeResult{err: fmt.Errorf("requesting %s %s: %w", t.name, u, err), took: time.Since(start)}
+		return smokeResult{err: fmt.Errorf("requesting %s %s: %w", t.name, shown, err), took: time.Since(start)}
 	}
 	defer resp.Body.Close()
 	res := smokeResult{status: resp.StatusCode}
+	var n int64
 	if keepBody {
-		res.body, err = io.ReadAll(io.LimitReader(resp.Body, smokeMaxBody))
+		res.body, err = io.ReadAll(io.LimitReader(resp.Body, MaxSmokeAnswerBytes+1))
+		n = int64(len(res.body))
 	} else {
-		_, err = io.Copy(io.Discard, resp.Body)
+		n, err = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxSmokeAnswerBytes+1))
 	}
 	res.took = time.Since(start)
-	if err != nil {
-		res.err = fmt.Errorf("reading %s %s: %w", t.name, u, err)
+	switch {
+	case err != nil:
+		res.err = fmt.Errorf("reading %s %s: %w", t.name, shown, err)
+	case n > MaxSmokeAnswerBytes:
+		res.err = fmt.Errorf("reading %s %s: the answer is larger than %d bytes", t.name, shown, MaxSmokeAnswerBytes)
+		res.body = nil
 	}
 	return res
+}
+
+// smokeURL appends path (which may have its own query) to base, keeping
+// base's query string (a token) as a query rather than part of the path.
+func smokeURL(base, path string) string {
+	b, err := url.Parse(base)
+	p, perr := url.Parse(path)
+	if err != nil || perr != nil {
+		return strings.TrimSuffix(base, "/") + path
+	}
+	u := *b
+	u.Path = strings.TrimSuffix(b.Path, "/") + p.Path
+	u.RawPath = ""
+	u.RawQuery = strings.Trim(p.RawQuery+"&"+b.RawQuery, "&")
+	return u.String()
 }
 
 func smokeStatusFigure(r smokeResult) string {

@@ -1,9 +1,11 @@
 package rollout
 
 import (
+	"encoding/base64"
 	"errors"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -12,9 +14,10 @@ const redactedMark = "xxxxx"
 
 // urlInText finds URLs in free text: a scheme, "://", then anything up to
 // whitespace or a character that ends a quoted URL (net/http's *url.Error
-// quotes the URL it failed on).
+// quotes the URL it failed on), less trailing punctuation ("at http://h:1:
+// connection refused").
 var (
-	urlInText = regexp.MustCompile("[a-zA-Z][a-zA-Z0-9+.-]*://[^\\s\"'<>`]+")
+	urlInText = regexp.MustCompile("[a-zA-Z][a-zA-Z0-9+.-]*://[^\\s\"'<>`]*[^\\s\"'<>`.,:;!?)]")
 	schemeRe  = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]*$`)
 )
 
@@ -76,21 +79,75 @@ func RedactText(s string) string {
 	return urlInText.ReplaceAllStringFunc(s, RedactURL)
 }
 
+// minScrubLen is the shortest secret scrubbed wherever it appears in text;
+// a shorter one ("?env=1") would mangle ordinary words and numbers, and is
+// still hidden inside every URL.
+const minScrubLen = 4
+
+// URLSecrets returns the parts of raw that RedactURL hides (password, lone
+// user name, query values, fragment), as written and percent-decoded, and
+// the Basic credentials net/http derives from user:password.
+func URLSecrets(raw string) []string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	add := func(v string) {
+		for _, s := range []string{v, url.QueryEscape(v), url.PathEscape(v)} {
+			if len(s) >= minScrubLen && !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	if u.User != nil {
+		if p, ok := u.User.Password(); ok {
+			add(p)
+			add(base64.StdEncoding.EncodeToString([]byte(u.User.Username() + ":" + p)))
+		} else {
+			add(u.User.Username())
+		}
+	}
+	for _, vs := range u.Query() {
+		for _, v := range vs {
+			add(v)
+		}
+	}
+	add(u.Fragment)
+	return out
+}
+
 // RedactError returns an error whose message is err's with every URL
 // redacted, for errors that may quote a spec URL (net/http's *url.Error
-// quotes the URL it failed on, query string and user name included).
+// quotes the URL it failed on, query string and user name included). The
+// secrets of each URL in known are also removed wherever they appear, for a
+// server that echoes its request back in an answer quoted in the error.
 // errors.Is still sees through it, so sentinels such as ErrQueryFailed keep
 // working; it does not unwrap, because whatever unwraps an error chain (the
 // Temporal SDK records each cause's message in history) would find the
 // unredacted text one level down.
-func RedactError(err error) error {
+func RedactError(err error, known ...string) error {
 	if err == nil {
 		return nil
 	}
-	if r, ok := err.(*redactedError); ok {
+	if r, ok := err.(*redactedError); ok && len(known) == 0 {
 		return r
 	}
-	return &redactedError{msg: RedactText(err.Error()), err: err}
+	return &redactedError{msg: Scrub(RedactText(err.Error()), known...), err: err}
+}
+
+// Scrub returns s with every secret of the URLs in known (see URLSecrets)
+// replaced, wherever it appears.
+func Scrub(s string, known ...string) string {
+	for _, k := range known {
+		secrets := URLSecrets(k)
+		// Longest first, so a secret containing another is replaced whole.
+		slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
+		for _, sec := range secrets {
+			s = strings.ReplaceAll(s, sec, redactedMark)
+		}
+	}
+	return s
 }
 
 type redactedError struct {

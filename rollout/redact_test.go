@@ -78,3 +78,13 @@ func TestValidationDoesNotQuoteCredentialsBack(t *testing.T) {
 	assert.NotContains(t, err.Error(), "hunter2")
 	assert.NotContains(t, err.Error(), "s3cret")
 }
+
+func TestScrubRemovesSecretsAnIssuerEchoes(t *testing.T) {
+	known := "http://admin:p%40ss-word@h:1/?token=tok%2Fen&env=1"
+	assert.ElementsMatch(t, []string{"p@ss-word", "p%40ss-word", "YWRtaW46cEBzcy13b3Jk", "tok/en", "tok%2Fen"}, URLSecrets(known),
+		"short values (env=1) are left to URL redaction, not scrubbed from all text")
+	got := Scrub("echo: /weight?token=tok%2Fen as admin with p@ss-word (Basic YWRtaW46cEBzcy13b3Jk), env 1", known)
+	assert.Equal(t, "echo: /weight?token=xxxxx as admin with xxxxx (Basic xxxxx), env 1", got)
+	assert.Equal(t, "unchanged", Scrub("unchanged", "not a url ::", ""))
+	assert.Equal(t, "at http://h:1: refused", RedactText("at http://h:1: refused"), "trailing punctuation is not part of the URL")
+}

@@ -14,8 +14,13 @@ import (
 // has the spec's histogram with a version label in the last hour. A
 // Prometheus that cannot be asked wraps rollout.ErrQueryFailed; a missing
 // metric wraps rollout.ErrUnknownMetric and names the selector tried, since
-// a typo in the metric or a label is the usual cause.
+// a typo in the metric or a label is the usual cause. Its errors name the
+// server with its credentials redacted.
 func (s *Source) Check(ctx context.Context, spec rollout.Spec) error {
+	return rollout.RedactError(s.check(ctx, spec), s.settings(spec).Address)
+}
+
+func (s *Source) check(ctx context.Context, spec rollout.Spec) error {
 	p := s.settings(spec)
 	if err := checkMetric(p.Metric); err != nil {
 		return fmt.Errorf("checking the metrics source: %w", err)

@@ -29,6 +29,11 @@ import (
 // an analysis interval is a minute, so a stuck Prometheus must not eat it.
 const DefaultQueryTimeout = 10 * time.Second
 
+// MaxAnswerBytes bounds one answer read from Prometheus. Measure's answers
+// are single numbers and Check asks for one series, but the address comes
+// from a spec: a wrong one must not make the worker read without end.
+const MaxAnswerBytes = 4 << 20
+
 // checkLookback is how far back Check looks for the metric's series: an app
 // that has served in the last hour has them, even if idle right now.
 const checkLookback = time.Hour
@@ -77,6 +82,7 @@ func New(defaultAddress string, opts ...Option) *Source {
 	for _, o := range opts {
 		o(s)
 	}
+	s.transport = limitAnswers(s.transport, MaxAnswerBytes)
 	return s
 }
 
@@ -98,6 +104,8 @@ func (s *Source) settings(spec rollout.Spec) rollout.PrometheusMetrics {
 
 // client builds an API client for address; construction is cheap and the
 // default transport pools connections, so nothing is cached per address.
+// The string it returns names the server in messages: the address redacted,
+// since it may carry user:password or a token.
 func (s *Source) client(address string) (promv1.API, string, error) {
 	if address == "" {
 		return nil, "", fmt.Errorf("no Prometheus address: set metrics.prometheus.address or the worker's default: %w: %w",
@@ -106,18 +114,25 @@ func (s *Source) client(address string) (promv1.API, string, error) {
 	if !strings.Contains(address, "://") {
 		address = "http://" + address
 	}
+	shown := rollout.RedactURL(address)
 	c, err := promapi.NewClient(promapi.Config{Address: address, RoundTripper: s.transport})
 	if err != nil {
-		return nil, address, fmt.Errorf("creating a Prometheus client for %q: %w: %w", address, rollout.ErrQueryFailed, err)
+		return nil, shown, rollout.RedactError(fmt.Errorf("creating a Prometheus client for %q: %w: %w", shown, rollout.ErrQueryFailed, err))
 	}
-	return promv1.NewAPI(c), address, nil
+	return promv1.NewAPI(c), shown, nil
 }
 
 // Measure returns canary and stable figures over window. Figures Prometheus
 // has no data for are NaN. It wraps rollout.ErrQueryFailed when Prometheus
 // cannot be asked or fails to answer, and rollout.ErrNoData when the canary
-// has no series at all; with either it still returns what it measured.
+// has no series at all; with either it still returns what it measured. Its
+// errors name the server with its credentials redacted.
 func (s *Source) Measure(ctx context.Context, spec rollout.Spec, window time.Duration) (rollout.Sample, error) {
+	sample, err := s.measure(ctx, spec, window)
+	return sample, rollout.RedactError(err, s.settings(spec).Address)
+}
+
+func (s *Source) measure(ctx context.Context, spec rollout.Spec, window time.Duration) (rollout.Sample, error) {
 	sample := rollout.Sample{Canary: rollout.NoData(), Stable: rollout.NoData()}
 	p := s.settings(spec)
 	queries, err := buildQueries(p, window)

@@ -10,15 +10,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/canaryflow/canaryflow/rollout"
 )
 
-// maxBody bounds what is read from the router: its answers are tiny, and a
-// misconfigured URL pointing at something else should not be read whole.
-const maxBody = 64 << 10
+// MaxAnswerBytes bounds what is read from the router: its answers are a few
+// bytes, and an adminURL pointing at something else must not be read whole.
+// A longer answer is an error that says so.
+const MaxAnswerBytes = 64 << 10
 
 // Router talks to one or more local routers; the address comes from each
 // spec, so one Router serves every rollout. Its methods are safe to call
@@ -43,8 +45,13 @@ type weightBody struct {
 // SetWeight asks the router for weight and checks the weight it answers
 // with. A refusal (4xx) wraps rollout.ErrPermanent with the router's reason,
 // since asking again cannot change the answer; a 5xx or a connection failure
-// is a plain error the activity retries.
+// is a plain error the activity retries. Errors name the router with its
+// URL redacted: an adminURL may carry credentials or a token.
 func (r *Router) SetWeight(ctx context.Context, spec rollout.Spec, weight int) error {
+	return rollout.RedactError(r.setWeight(ctx, spec, weight), adminURL(spec))
+}
+
+func (r *Router) setWeight(ctx context.Context, spec rollout.Spec, weight int) error {
 	if weight < 0 || weight > 100 {
 		return fmt.Errorf("setting canary weight %d: must be between 0 and 100: %w", weight, rollout.ErrPermanent)
 	}
@@ -58,32 +65,53 @@ func (r *Router) SetWeight(ctx context.Context, spec rollout.Spec, weight int) e
 	}
 	got, err := r.do(ctx, http.MethodPut, endpoint, body)
 	if err != nil {
-		return fmt.Errorf("setting canary weight %d at %s: %w", weight, endpoint, err)
+		return fmt.Errorf("setting canary weight %d at %s: %w", weight, rollout.RedactURL(endpoint), err)
 	}
 	if got != weight {
-		return fmt.Errorf("setting canary weight %d at %s: router answered weight %d", weight, endpoint, got)
+		return fmt.Errorf("setting canary weight %d at %s: router answered weight %d", weight, rollout.RedactURL(endpoint), got)
 	}
 	return nil
 }
 
-// Weight reads the canary weight the router is serving.
+// Weight reads the canary weight the router is serving; errors are redacted
+// like SetWeight's.
 func (r *Router) Weight(ctx context.Context, spec rollout.Spec) (int, error) {
+	w, err := r.weight(ctx, spec)
+	return w, rollout.RedactError(err, adminURL(spec))
+}
+
+func (r *Router) weight(ctx context.Context, spec rollout.Spec) (int, error) {
 	endpoint, err := weightURL(spec)
 	if err != nil {
 		return 0, err
 	}
 	got, err := r.do(ctx, http.MethodGet, endpoint, nil)
 	if err != nil {
-		return 0, fmt.Errorf("reading canary weight at %s: %w", endpoint, err)
+		return 0, fmt.Errorf("reading canary weight at %s: %w", rollout.RedactURL(endpoint), err)
 	}
 	return got, nil
 }
 
+func adminURL(spec rollout.Spec) string {
+	if spec.Traffic.Local == nil {
+		return ""
+	}
+	return spec.Traffic.Local.AdminURL
+}
+
+// weightURL is the admin API's /weight under adminURL; a query string on
+// adminURL (a token) is kept and sent.
 func weightURL(spec rollout.Spec) (string, error) {
 	if spec.Traffic.Local == nil || spec.Traffic.Local.AdminURL == "" {
 		return "", fmt.Errorf("traffic.local.adminURL is required for traffic kind local: %w", rollout.ErrPermanent)
 	}
-	return strings.TrimRight(spec.Traffic.Local.AdminURL, "/") + "/weight", nil
+	u, err := url.Parse(spec.Traffic.Local.AdminURL)
+	if err != nil {
+		return "", fmt.Errorf("traffic.local.adminURL %q is not a URL: %w", rollout.RedactURL(spec.Traffic.Local.AdminURL), rollout.ErrPermanent)
+	}
+	u.Path = strings.TrimRight(u.Path, "/") + "/weight"
+	u.RawPath = ""
+	return u.String(), nil
 }
 
 // do sends one request to /weight and returns the weight in the answer.
@@ -106,9 +134,12 @@ func (r *Router) do(ctx context.Context, method, endpoint string, body []byte) (
 		return 0, fmt.Errorf("calling router: %w", err)
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswerBytes+1))
 	if err != nil {
 		return 0, fmt.Errorf("reading router answer (status %d): %w", resp.StatusCode, err)
+	}
+	if len(raw) > MaxAnswerBytes {
+		return 0, fmt.Errorf("router answer (status %d) is larger than %d bytes: is traffic.local.adminURL the router's admin listener?", resp.StatusCode, MaxAnswerBytes)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return 0, statusError(resp.StatusCode, raw)
