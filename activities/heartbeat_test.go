@@ -28,7 +28,9 @@ func (d slowDeployer) Ready(context.Context, rollout.Spec, rollout.Role) (bool, 
 	return true, "", nil
 }
 
-func (d slowDeployer) Remove(ctx context.Context, _ rollout.Spec, _ rollout.Role) error { return d.wait(ctx) }
+func (d slowDeployer) Remove(ctx context.Context, _ rollout.Spec, _ rollout.Role) error {
+	return d.wait(ctx)
+}
 
 func (d slowDeployer) wait(ctx context.Context) error {
 	select {

@@ -76,7 +76,9 @@ func TestTheTokenIsSentButNeverPrinted(t *testing.T) {
 func TestAnOversizedRouterAnswerIsAnError(t *testing.T) {
 	ctx := context.Background()
 	r := local.New(nil)
-	pad := func(n int) string { return `{"weight":7,"pad":"` + strings.Repeat("x", n-len(`{"weight":7,"pad":""}`)) + `"}` }
+	pad := func(n int) string {
+		return `{"weight":7,"pad":"` + strings.Repeat("x", n-len(`{"weight":7,"pad":""}`)) + `"}`
+	}
 
 	w, err := r.Weight(ctx, spec(fake(t, http.StatusOK, pad(local.MaxAnswerBytes))))
 	require.NoError(t, err, "an answer of exactly the limit is read")
