@@ -14,10 +14,10 @@ const redactedMark = "xxxxx"
 
 // urlInText finds URLs in free text: a scheme, "://", then anything up to
 // whitespace or a character that ends a quoted URL (net/http's *url.Error
-// quotes the URL it failed on), less trailing punctuation ("at http://h:1:
-// connection refused").
+// quotes the URL it failed on) or '|' (never bare in a URL; Slack's link
+// syntax), less trailing punctuation ("at http://h:1: connection refused").
 var (
-	urlInText = regexp.MustCompile("[a-zA-Z][a-zA-Z0-9+.-]*://[^\\s\"'<>`]*[^\\s\"'<>`.,:;!?)]")
+	urlInText = regexp.MustCompile("[a-zA-Z][a-zA-Z0-9+.-]*://[^\\s\"'<>`|]*[^\\s\"'<>`|.,:;!?)]")
 	schemeRe  = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]*$`)
 )
 

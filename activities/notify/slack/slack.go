@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/slack-go/slack"
 
@@ -35,6 +36,16 @@ func New(token, defaultChannel, apiURL string) (*Notifier, error) {
 
 var colors = map[string]string{"info": "good", "warning": "warning", "critical": "danger"}
 
+// escaper applies Slack's mrkdwn escaping: &, < and > are the only
+// characters Slack treats as control sequences (<!channel>, <http://x|y>,
+// <@U123>), and the entities are what it documents in their place.
+var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// text makes free text safe to post: URLs redacted (a reason may quote one
+// from an error), then escaped, so a reason or an abort note cannot ping a
+// channel or show a disguised link.
+func text(s string) string { return escaper.Replace(rollout.RedactText(s)) }
+
 // Notify posts n as a message with a coloured attachment. Errors Slack will
 // keep giving (bad token, unknown channel) are marked permanent; rate limits
 // and transport errors are left for the activity's retries.
@@ -48,23 +59,23 @@ func (s *Notifier) Notify(ctx context.Context, n rollout.Notification) error {
 	}
 	att := slack.Attachment{
 		Color: colors[n.Severity],
-		Text:  n.Text,
+		Text:  text(n.Text),
 		Fields: []slack.AttachmentField{
-			{Title: "Rollout", Value: n.RolloutID, Short: true},
-			{Title: "Event", Value: n.Event, Short: true},
+			{Title: "Rollout", Value: text(n.RolloutID), Short: true},
+			{Title: "Event", Value: text(n.Event), Short: true},
 		},
 		Ts: json.Number(strconv.FormatInt(n.At.Unix(), 10)),
 	}
-	_, _, err := s.client.PostMessageContext(ctx, channel, slack.MsgOptionText(n.Title, false), slack.MsgOptionAttachments(att))
+	_, _, err := s.client.PostMessageContext(ctx, channel, slack.MsgOptionText(text(n.Title), false), slack.MsgOptionAttachments(att))
 	if err == nil {
 		return nil
 	}
 	var rate *slack.RateLimitedError
 	var resp slack.SlackErrorResponse
-	switch {
-	case errors.As(err, &rate):
-		return fmt.Errorf("posting to slack channel %s: %w", channel, err)
-	case errors.As(err, &resp):
+	permanent := !errors.As(err, &rate) && errors.As(err, &resp)
+	// Classified first: the redacted error no longer unwraps to slack's types.
+	err = rollout.RedactError(err)
+	if permanent {
 		return fmt.Errorf("posting to slack channel %s: %w: %w", channel, err, rollout.ErrPermanent)
 	}
 	return fmt.Errorf("posting to slack channel %s: %w", channel, err)

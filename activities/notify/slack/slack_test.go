@@ -58,7 +58,8 @@ func TestPostsToTheSpecsChannel(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(got.Get("attachments")), &atts))
 	require.Len(t, atts, 1)
 	assert.Equal(t, "danger", atts[0]["color"])
-	assert.Equal(t, "canary error rate 20.00% > 5.00%", atts[0]["text"])
+	// Slack shows &gt; as ">"; a bare ">" is how its control sequences end.
+	assert.Equal(t, "canary error rate 20.00% &gt; 5.00%", atts[0]["text"])
 }
 
 func TestFallsBackToTheWorkersChannel(t *testing.T) {
@@ -91,4 +92,35 @@ func TestUnreachableSlackIsRetryable(t *testing.T) {
 func TestNeedsAToken(t *testing.T) {
 	_, err := New("", "#x", "")
 	assert.ErrorContains(t, err, "bot token is required")
+}
+
+func TestTextIsEscapedAndRedacted(t *testing.T) {
+	var p posted
+	s := server(t, &p, `{"ok":true}`)
+	n, err := New("xoxb-test", "#deploys", s.GetAPIURL())
+	require.NoError(t, err)
+	msg := note()
+	msg.Title = "<!channel> rollback of a&b"
+	msg.Text = "aborted by <@U123>: see <http://evil.example|click here> & query http://prom:9090/?token=s3cret > now"
+	msg.Event = "<!here>"
+	require.NoError(t, n.Notify(context.Background(), msg))
+	require.Len(t, p.msgs, 1)
+	got := p.msgs[0]
+	assert.Equal(t, "&lt;!channel&gt; rollback of a&amp;b", got.Get("text"))
+	var atts []struct {
+		Text   string `json:"text"`
+		Fields []struct {
+			Value string `json:"value"`
+		} `json:"fields"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(got.Get("attachments")), &atts))
+	require.Len(t, atts, 1)
+	assert.Equal(t, "aborted by &lt;@U123&gt;: see &lt;http://evil.example|click here&gt; &amp; query http://prom:9090/?token=xxxxx &gt; now", atts[0].Text)
+	assert.Equal(t, "&lt;!here&gt;", atts[0].Fields[1].Value)
+	for _, v := range got {
+		for _, s := range v {
+			assert.NotContains(t, s, "<!")
+			assert.NotContains(t, s, "s3cret")
+		}
+	}
 }
