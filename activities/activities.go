@@ -62,6 +62,9 @@ type Activities struct {
 	HTTP *http.Client
 	// PollInterval is how often readiness is checked; zero means 1 s.
 	PollInterval time.Duration
+	// HostQueue is the task queue only this worker polls, for rollouts whose
+	// deploy kind is host-bound; "" when the worker has none.
+	HostQueue string
 }
 
 // Error types of the non-retryable failures activities return, so a caller

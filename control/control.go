@@ -99,9 +99,10 @@ func Status(ctx context.Context, c client.Client, id string) (rollout.Status, er
 // Signal sends one of the rollout signals with its payload.
 func Signal(ctx context.Context, c client.Client, id, name string, payload any) error {
 	switch name {
-	case rollout.SignalApprove, rollout.SignalAbort, rollout.SignalPromote, rollout.SignalPause, rollout.SignalResume:
+	case rollout.SignalApprove, rollout.SignalAbort, rollout.SignalPromote, rollout.SignalPause, rollout.SignalResume,
+		rollout.SignalRetryRollback, rollout.SignalResolve:
 	default:
-		return fmt.Errorf("signal %q: must be one of approve, abort, promote, pause, resume", name)
+		return fmt.Errorf("signal %q: must be one of approve, abort, promote, pause, resume, retry-rollback, resolve", name)
 	}
 	if err := c.SignalWorkflow(ctx, id, "", name, payload); err != nil {
 		return fmt.Errorf("sending %s to %s: %w", name, id, err)

@@ -38,5 +38,5 @@ func TestStartValidatesBeforeTouchingTheServer(t *testing.T) {
 
 func TestSignalNamesTheAllowedSignals(t *testing.T) {
 	err := Signal(context.Background(), nil, "canary-a.b", "approved", nil)
-	assert.EqualError(t, err, `signal "approved": must be one of approve, abort, promote, pause, resume`)
+	assert.EqualError(t, err, `signal "approved": must be one of approve, abort, promote, pause, resume, retry-rollback, resolve`)
 }

@@ -236,7 +236,7 @@ func TestAWorkerKilledMidRolloutLosesNothing(t *testing.T) {
 	res, err := control.Wait(ctx, e.c, run.GetID())
 	require.NoError(t, err)
 	assert.Equal(t, rollout.PhasePromoted, res.Phase)
-	assert.Equal(t, []int{10, 50, 0}, e.router.History(), "no step lost or repeated")
+	assert.Equal(t, []int{0, 10, 50, 0}, e.router.History(), "no step lost or repeated")
 	assert.Equal(t, []string{"deploy canary v2", "deploy stable v2", "remove canary"}, e.deploy.Calls())
 }
 
@@ -263,7 +263,7 @@ func TestContinueAsNewOnARealServer(t *testing.T) {
 		}
 	}
 	assert.GreaterOrEqual(t, continued, 2, "the hold spans several runs")
-	assert.Equal(t, []int{10, 0}, e.router.History())
+	assert.Equal(t, []int{0, 10, 0}, e.router.History())
 	assert.Equal(t, []string{"deploy canary v2", "deploy stable v2", "remove canary"}, e.deploy.Calls())
 	// The last run started from a Resume input: its history must replay too.
 	replayAndCapture(ctx, t, e.c, "continued", id, "")

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,6 +34,8 @@ commands:
   promote --app A --namespace N          skip the remaining steps and promote
   pause   --app A --namespace N          hold the steps (analysis continues)
   resume  --app A --namespace N          continue the steps
+  retry-rollback --app A --namespace N   a RollbackFailed rollout tries its rollback again
+  resolve --app A --namespace N --reason R  close a RollbackFailed rollout put right by hand
 
 Every command takes --address and --temporal-namespace (default: TEMPORAL_ADDRESS,
 TEMPORAL_NAMESPACE or localhost:7233 / default), --id instead of --app/--namespace
@@ -59,7 +62,7 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	}
 	cmd, args := args[0], args[1:]
 	switch cmd {
-	case "start", "watch", "status", "approve", "abort", "promote", "pause", "resume":
+	case "start", "watch", "status", "approve", "abort", "promote", "pause", "resume", "retry-rollback", "resolve":
 	default:
 		fmt.Fprint(out, usage)
 		return 2, fmt.Errorf("unknown command %q", cmd)
@@ -75,10 +78,13 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	wait := fs.Bool("wait", false, "follow the rollout until it ends (start)")
 	asJSON := fs.Bool("json", false, "print the status as JSON (status)")
 	step := fs.Int("step", 0, "step number to approve, as status shows it, counting from 1 (approve; default: whichever waits)")
-	reason := fs.String("reason", "", "why (abort)")
+	reason := fs.String("reason", "", "why (abort; required by resolve)")
 	every := fs.Duration("every", time.Second, "poll interval (watch)")
 	if err := fs.Parse(args); err != nil {
 		return 2, nil
+	}
+	if cmd == "resolve" && (*reason == "" || *by == "") {
+		return 2, errors.New("resolve: --reason (what was done by hand) and --by are required")
 	}
 	if *step < 0 {
 		return 2, fmt.Errorf("--step must be a step number from 1 (as status shows it), got %d", *step)
@@ -144,8 +150,10 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 		return signalled(control.Signal(ctx, c, *id, rollout.SignalApprove, p))
 	case "abort":
 		return signalled(control.Signal(ctx, c, *id, rollout.SignalAbort, rollout.Abort{Reason: *reason, By: *by}))
-	case "promote", "pause", "resume":
+	case "promote", "pause", "resume", "retry-rollback":
 		return signalled(control.Signal(ctx, c, *id, cmd, rollout.Actor{By: *by}))
+	case "resolve":
+		return signalled(control.Signal(ctx, c, *id, rollout.SignalResolve, rollout.Resolve{Reason: *reason, By: *by}))
 	}
 	return 2, fmt.Errorf("unknown command %q", cmd)
 }
@@ -165,6 +173,10 @@ func follow(ctx context.Context, c client.Client, id string, every time.Duration
 	fmt.Fprintf(out, "\nrollout %s ended %s\n", id, s.Phase)
 	if s.Reason != "" {
 		fmt.Fprintf(out, "reason: %s\n", s.Reason)
+	}
+	if s.Phase == rollout.PhaseRollbackFailed && s.Resolution == nil {
+		fmt.Fprintf(out, "left: %s\nthe rollout stays open and keeps its ID: fix the cause, then `starter retry-rollback --id %s`,\nor put it right by hand and `starter resolve --id %s --reason \"what you did\"`\n",
+			strings.Join(s.Left, "; "), id, id)
 	}
 	if s.Phase != rollout.PhasePromoted {
 		return 3, nil

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"go.temporal.io/sdk/worker"
 
@@ -33,6 +34,9 @@ func main() {
 	}
 }
 
+// stopTimeout bounds how long a stopping worker waits for activities in flight.
+const stopTimeout = 30 * time.Second
+
 func run(ctx context.Context, args []string, logger *slog.Logger) error {
 	var cfg config
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
@@ -52,14 +56,26 @@ func run(ctx context.Context, args []string, logger *slog.Logger) error {
 	}
 	defer c.Close()
 
-	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	// The stop timeout lets activities in flight (a deploy, a weight change)
+	// finish on SIGTERM rather than be cut off and retried elsewhere.
+	wopts := worker.Options{WorkerStopTimeout: stopTimeout}
+	w := worker.New(c, workflows.TaskQueue, wopts)
 	w.RegisterWorkflow(workflows.CanaryRollout)
 	w.RegisterActivity(acts)
-	logger.Info("worker serving", "taskQueue", workflows.TaskQueue, "providers", cfg.describe(acts))
+	// Host-bound activities (local processes) come on a queue only this
+	// worker polls; see activities.Placement.
+	host := worker.New(c, acts.HostQueue, wopts)
+	host.RegisterActivity(acts)
+	logger.Info("worker serving", "taskQueue", workflows.TaskQueue, "hostQueue", acts.HostQueue, "providers", cfg.describe(acts))
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("starting worker: %w", err)
 	}
+	if err := host.Start(); err != nil {
+		w.Stop()
+		return fmt.Errorf("starting the host queue worker: %w", err)
+	}
 	<-ctx.Done()
+	host.Stop()
 	w.Stop()
 	if !errors.Is(ctx.Err(), context.Canceled) {
 		return ctx.Err()

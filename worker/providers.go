@@ -19,6 +19,7 @@ import (
 	notifyslack "github.com/canaryflow/canaryflow/activities/notify/slack"
 	trafficlocal "github.com/canaryflow/canaryflow/activities/traffic/local"
 	trafficmem "github.com/canaryflow/canaryflow/activities/traffic/memory"
+	"github.com/canaryflow/canaryflow/workflows"
 )
 
 // config is what the worker needs to build its providers. Each provider kind
@@ -33,6 +34,7 @@ type config struct {
 	slackToken    string
 	slackChannel  string
 	slackAPIURL   string
+	hostQueue     string
 }
 
 func (c *config) flags(fs *flag.FlagSet) {
@@ -43,7 +45,23 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.slackToken, "slack-token", "", "Slack bot token: enables notify kind slack (default: env SLACK_BOT_TOKEN)")
 	fs.StringVar(&c.slackChannel, "slack-channel", "", "Slack channel used when a spec names none")
 	fs.StringVar(&c.slackAPIURL, "slack-api-url", "", "Slack API base URL override (proxies, tests)")
+	fs.StringVar(&c.hostQueue, "host-queue", "", "task queue for this host's host-bound activities (local deployer); default: derived from the host name and --state-dir, so a restarted worker takes its rollouts back")
 	fs.BoolVar(&c.dryRun, "dry-run-providers", false, "also serve the in-memory kinds (kind memory): rollouts that touch nothing, for trying the engine")
+}
+
+// hostQueue names this host's queue from the host name and the absolute
+// state directory: two workers on one host with separate state are separate
+// owners, and a worker restarted with the same state takes its queue back.
+func hostQueue(stateDir string) (string, error) {
+	host, err := os.Hostname()
+	if err != nil {
+		return "", fmt.Errorf("naming the host queue: %w", err)
+	}
+	dir, err := filepath.Abs(stateDir)
+	if err != nil {
+		return "", fmt.Errorf("naming the host queue: %w", err)
+	}
+	return workflows.TaskQueue + "@" + host + ":" + dir, nil
 }
 
 func envOr(key, def string) string {
@@ -61,6 +79,14 @@ func (c *config) activities(logger *slog.Logger) (*activities.Activities, error)
 		Metrics:     map[string]activities.MetricsSource{"prometheus": prometheus.New(c.prometheusURL)},
 		Notifiers:   map[string]activities.Notifier{"log": notifylog.Notifier{Logger: logger}},
 		IncidentDir: c.incidentDir,
+		HostQueue:   c.hostQueue,
+	}
+	if a.HostQueue == "" {
+		q, err := hostQueue(c.stateDir)
+		if err != nil {
+			return nil, err
+		}
+		a.HostQueue = q
 	}
 	if c.demoBinary != "" {
 		d, err := deploylocal.New(deploylocal.Config{

@@ -23,6 +23,9 @@ func admit(info *workflow.Info, spec rollout.Spec, in Input) string {
 		why = append(why, fmt.Sprintf("measurementsPerRun must be 0 (the default, %d) to %d, got %d",
 			DefaultMeasurementsPerRun, DefaultMeasurementsPerRun, in.MeasurementsPerRun))
 	}
+	if d := in.RollbackRetryFor.D(); d != 0 && (d < MinRollbackRetryFor || d > MaxRollbackRetryFor) {
+		why = append(why, fmt.Sprintf("rollbackRetryFor must be %s to %s, got %s", MinRollbackRetryFor, MaxRollbackRetryFor, d))
+	}
 	if in.Resume != nil {
 		if info.ContinuedExecutionRunID == "" {
 			why = append(why, "resume is carried only by a rollout continuing as new; a new rollout must start without it")

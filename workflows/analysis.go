@@ -70,7 +70,7 @@ func (r *run) measure(ctx workflow.Context, kind string) rollout.Verdict {
 	var res activities.MeasureResult
 	r.inFlight++
 	r.measuredThisRun++
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts.measure(r.spec)), a.Measure, activities.MeasureInputOf(r.spec)).Get(ctx, &res)
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, r.on(opts.measure(r.spec))), a.Measure, activities.MeasureInputOf(r.spec)).Get(ctx, &res)
 	r.inFlight--
 	if ctx.Err() != nil {
 		return ""

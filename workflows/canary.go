@@ -7,6 +7,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -54,6 +55,10 @@ type Input struct {
 	// MeasurementsPerRun bounds the measurements one run takes before it
 	// continues as new; 0 means DefaultMeasurementsPerRun.
 	MeasurementsPerRun int `json:"measurementsPerRun,omitempty"`
+	// RollbackRetryFor is how long each compensation step is retried before
+	// the rollout is RollbackFailed and waits for a person; 0 means
+	// DefaultRollbackRetryFor. Between MinRollbackRetryFor and MaxRollbackRetryFor.
+	RollbackRetryFor rollout.Duration `json:"rollbackRetryFor,omitempty"`
 }
 
 // Result is how a rollout ended.
@@ -123,6 +128,11 @@ func (r *run) finish(ctx workflow.Context, flow func(workflow.Context) error) (R
 // run is the happy path; it returns at the first failure, abort or cancellation.
 func (r *run) run(ctx workflow.Context) error {
 	spec := r.spec
+	if r.hardened {
+		if err := r.place(ctx); err != nil {
+			return &refusal{"placing the rollout on a worker: " + err.Error()}
+		}
+	}
 	if err := r.do(ctx, opts.preflight, a.Preflight, spec); err != nil {
 		if r.hardened && ctx.Err() == nil {
 			// Nothing has been touched: a refusal, not a rollback.
@@ -227,7 +237,7 @@ func (r *run) deployWith(ctx workflow.Context, o workflow.ActivityOptions, role 
 // smoke runs the smoke tests; any failed check rolls back before traffic moves.
 func (r *run) smoke(ctx workflow.Context) error {
 	var report rollout.SmokeReport
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts.smoke), a.SmokeTest, r.spec).Get(ctx, &report); err != nil {
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, r.on(opts.smoke)), a.SmokeTest, r.spec).Get(ctx, &report); err != nil {
 		return fmt.Errorf("smoke testing the canary: %w", err)
 	}
 	r.status.Smoke = &report
@@ -285,6 +295,24 @@ func (r *run) lastLook(ctx workflow.Context) error {
 		return err
 	}
 	return ctx.Err()
+}
+
+// place asks a worker for the rollout's host queue: host-bound work (local
+// processes, their state, a loopback router) must all land on the worker that
+// owns the host, not on whichever worker polls the main queue next.
+func (r *run) place(ctx workflow.Context) error {
+	if !slices.Contains(activities.HostBoundDeployKinds, r.spec.Deploy.Kind) {
+		return nil
+	}
+	var queue string
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts.preflight), a.Placement, r.spec.Deploy.Kind).Get(ctx, &queue); err != nil {
+		return &activityFailure{msg: rootMessage(err), err: err}
+	}
+	r.queue = queue
+	if queue != "" {
+		r.event(ctx, "placed", "host-bound rollout: its activities run on task queue "+queue, "")
+	}
+	return nil
 }
 
 // refusal stops a rollout before anything was touched: it ends Rejected,

@@ -32,6 +32,8 @@ type Resume struct {
 	// GateOK is the successful measurements in a row of an analysis gate
 	// that was in progress, so a long gate resumes where it was.
 	GateOK int `json:"gateOK,omitempty"`
+	// Queue is the rollout's host queue, if its deploy kind is host-bound.
+	Queue string `json:"queue,omitempty"`
 	// Rollback is set when the run continued while rolling back: the next
 	// run goes straight on with compensation (or its wait for a person).
 	Rollback *RollbackState `json:"rollback,omitempty"`
@@ -58,7 +60,7 @@ func (r *run) resume(ctx workflow.Context, s Resume) (Result, error) {
 		r.approved[i] = true
 	}
 	r.paused, r.promoteNow, r.touched = s.Status.Paused, s.PromoteNow, true
-	r.gateOK = s.GateOK
+	r.gateOK, r.queue = s.GateOK, s.Queue
 	if s.Rollback != nil {
 		r.event(ctx, "continued", "continued in a fresh history while rolling back", "")
 		return r.compensate(ctx, *s.Rollback)
@@ -98,8 +100,8 @@ func (r *run) continueWith(ctx workflow.Context, s Resume) error {
 	slices.Sort(approved)
 	r.event(ctx, "continue-as-new", fmt.Sprintf("%d measurements in this run: continuing in a fresh history", r.measuredThisRun), "")
 	s.Status, s.Failures, s.Inconclusive, s.ErrorsInARow = r.status, r.failures, r.inconclusive, r.errorsInARow
-	s.Approved, s.PromoteNow, s.GateOK = approved, r.promoteNow, r.gateOK
-	return workflow.NewContinueAsNewError(ctx, CanaryRollout, Input{Spec: r.spec, MeasurementsPerRun: r.perRun, Resume: &s})
+	s.Approved, s.PromoteNow, s.GateOK, s.Queue = approved, r.promoteNow, r.gateOK, r.queue
+	return workflow.NewContinueAsNewError(ctx, CanaryRollout, Input{Spec: r.spec, MeasurementsPerRun: r.perRun, RollbackRetryFor: rollout.Duration(r.retryFor), Resume: &s})
 }
 
 // hold waits out a timed pause counted from the step's start, unless a

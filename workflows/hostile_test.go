@@ -201,3 +201,17 @@ func TestFreeTextIsCutOnEntryAndStatusStaysBounded(t *testing.T) {
 	require.NoError(t, err)
 	assert.Less(t, len(report), 1<<20, "the incident report stays bounded")
 }
+
+func TestStartKnobsOutsideTheirRangeAreRefused(t *testing.T) {
+	for name, in := range map[string]Input{
+		"rollbackRetryFor below 1s":   {Spec: testSpec(), RollbackRetryFor: rollout.Duration(time.Millisecond)},
+		"rollbackRetryFor above 24h":  {Spec: testSpec(), RollbackRetryFor: rollout.Duration(48 * time.Hour)},
+		"negative measurementsPerRun": {Spec: testSpec(), MeasurementsPerRun: -1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.runInput(in)
+			h.rejected(ErrTypeRejected)
+		})
+	}
+}

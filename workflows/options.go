@@ -44,7 +44,7 @@ var opts = activityOptions{
 		RetryPolicy: retry(time.Second, 10*time.Second, 5)},
 	// Compensation tries hardest: traffic must get back to stable. Temporal
 	// retries a retryable failure for up to 5 minutes a round; the workflow
-	// (persist) retries any failure, retryable or not, for compensationBudget
+	// (persist) retries any failure, retryable or not, for Input.RollbackRetryFor
 	// before the rollout is RollbackFailed and waits for a person. Rollouts
 	// from before versionHardened have no outer loop: 30 minutes here.
 	compensate: workflow.ActivityOptions{ScheduleToCloseTimeout: 30 * time.Minute, StartToCloseTimeout: 30 * time.Second,

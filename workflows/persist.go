@@ -13,11 +13,16 @@ import (
 
 // Compensation keeps trying: each undo step is retried, whatever the class
 // of its error (a 409 from a router is no reason to leave the canary with
-// traffic), with backoff, for compensationBudget. Past that the rollout is
+// traffic), with backoff, for Input.RollbackRetryFor. Past that the rollout is
 // RollbackFailed and waits — open, its ID taken — for a person to send
 // retry-rollback or resolve.
 const (
-	compensationBudget     = 30 * time.Minute
+	// DefaultRollbackRetryFor covers a router or API server outage of a
+	// typical incident's length before a person is asked.
+	DefaultRollbackRetryFor = 30 * time.Minute
+	// MinRollbackRetryFor and MaxRollbackRetryFor bound Input.RollbackRetryFor.
+	MinRollbackRetryFor    = time.Second
+	MaxRollbackRetryFor    = 24 * time.Hour
 	compensationMaxBackoff = 2 * time.Minute
 	// compensationRoundsPerRun bounds the history of a rollout that a person
 	// retries again and again: it continues as new past this many rounds.
@@ -117,7 +122,7 @@ func (r *run) undoPersistently(ctx workflow.Context) []string {
 }
 
 // persist retries fn with backoff, whatever its error, until it succeeds or
-// compensationBudget has passed since the first try.
+// the rollout's retry budget has passed since the first try.
 func (r *run) persist(ctx workflow.Context, what string, fn func() error) error {
 	start := workflow.Now(ctx)
 	wait := time.Second
@@ -126,7 +131,7 @@ func (r *run) persist(ctx workflow.Context, what string, fn func() error) error 
 		if err == nil {
 			return nil
 		}
-		if workflow.Now(ctx).Sub(start) >= compensationBudget {
+		if workflow.Now(ctx).Sub(start) >= r.retryFor {
 			return err
 		}
 		r.event(ctx, "retrying", fmt.Sprintf("%s failed, trying again in %s: %v", what, wait, err), "")

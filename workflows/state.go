@@ -55,6 +55,19 @@ type run struct {
 	hardened bool
 	gateOK   int  // successful measurements in a row of the gate in progress
 	retry    bool // a person asked a RollbackFailed rollout to try again
+	// queue is the host queue every activity goes to when the deploy kind
+	// is host-bound (see activities.Placement); "" for the main queue.
+	queue string
+	// retryFor is how long a compensation step is retried before RollbackFailed.
+	retryFor time.Duration
+}
+
+// on places activity options on the rollout's host queue, if it has one.
+func (r *run) on(o workflow.ActivityOptions) workflow.ActivityOptions {
+	if r.queue != "" {
+		o.TaskQueue = r.queue
+	}
+	return o
 }
 
 func newRun(ctx workflow.Context, spec rollout.Spec, in Input) *run {
@@ -62,9 +75,14 @@ func newRun(ctx workflow.Context, spec rollout.Spec, in Input) *run {
 	if perRun <= 0 {
 		perRun = DefaultMeasurementsPerRun
 	}
+	retryFor := in.RollbackRetryFor.D()
+	if retryFor <= 0 {
+		retryFor = DefaultRollbackRetryFor
+	}
 	return &run{
 		spec:     spec,
 		perRun:   perRun,
+		retryFor: retryFor,
 		approved: map[int]bool{},
 		status: rollout.Status{
 			App: spec.App, Namespace: spec.Namespace,
@@ -138,7 +156,7 @@ func (r *run) stopWith(ctx workflow.Context, cause, by string) {
 // do runs an activity and returns its error with Temporal's wrapping turned
 // into a readable message (the original stays reachable with errors.As).
 func (r *run) do(ctx workflow.Context, o workflow.ActivityOptions, fn any, args ...any) error {
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, o), fn, args...).Get(ctx, nil)
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, r.on(o)), fn, args...).Get(ctx, nil)
 	if err == nil {
 		return nil
 	}
