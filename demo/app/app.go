@@ -35,6 +35,37 @@ const ShutdownGrace = 10 * time.Second
 // Routes are the app's endpoints; they bound the metrics' route label.
 var Routes = []string{"/health", "/api/properties", "/api/users", "/metrics", "/admin/faults"}
 
+// Server limits: a slow or stuck client is cut off instead of holding a
+// connection forever. The write timeout leaves room for the longest
+// latency fault (MaxLatency, plus its jitter).
+const (
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = 30 * time.Second
+	WriteTimeout      = 2 * MaxLatency
+	IdleTimeout       = 2 * time.Minute
+	MaxHeaderBytes    = 64 << 10
+)
+
+// serverLimits are the limits above, in a value tests can shorten.
+type serverLimits struct {
+	readHeader, read, write, idle time.Duration
+	maxHeaderBytes                int
+}
+
+var defaultLimits = serverLimits{readHeader: ReadHeaderTimeout, read: ReadTimeout, write: WriteTimeout, idle: IdleTimeout, maxHeaderBytes: MaxHeaderBytes}
+
+// server is the app's http.Server for h with the limits l.
+func (l serverLimits) server(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: l.readHeader,
+		ReadTimeout:       l.read,
+		WriteTimeout:      l.write,
+		IdleTimeout:       l.idle,
+		MaxHeaderBytes:    l.maxHeaderBytes,
+	}
+}
+
 // Config describes one running copy of the app.
 type Config struct {
 	// Version is the release, such as v2; /health and X-App-Version report it.
@@ -57,6 +88,7 @@ type App struct {
 	mu      sync.Mutex
 	faults  Faults
 	ballast []byte
+	limits  serverLimits
 }
 
 // New checks cfg, allocates the starting memory ballast and builds the handler.
@@ -70,7 +102,7 @@ func New(cfg Config) (*App, error) {
 	if err := cfg.Faults.Validate(); err != nil {
 		return nil, fmt.Errorf("faults: %w", err)
 	}
-	a := &App{cfg: cfg, log: cfg.Logger}
+	a := &App{cfg: cfg, log: cfg.Logger, limits: defaultLimits}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -163,7 +195,7 @@ func (a *App) ListenAndServe(ctx context.Context, addr string) error {
 // Serve serves on ln until ctx is done, then lets in-flight requests finish
 // (up to ShutdownGrace) so a stopped canary does not show up as errors.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 5 * time.Second}
+	srv := a.limits.server(a.handler)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	a.log.Info("serving", "addr", ln.Addr().String())

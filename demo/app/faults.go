@@ -9,6 +9,10 @@ import (
 // MaxMemoryMB bounds the ballast so a typo cannot take the machine down.
 const MaxMemoryMB = 4096
 
+// MaxLatency bounds the latency fault so an answer still fits in the
+// server's write timeout.
+const MaxLatency = 30 * time.Second
+
 // Faults are the misbehaviours a demo injects to make a canary fail on
 // purpose: a share of 500s, extra latency and resident memory.
 type Faults struct {
@@ -39,8 +43,8 @@ func (f Faults) Validate() error {
 	if f.ErrorRate < 0 || f.ErrorRate > 1 || f.ErrorRate != f.ErrorRate {
 		return fmt.Errorf("errorRate must be between 0 and 1, got %g", f.ErrorRate)
 	}
-	if f.Latency < 0 {
-		return fmt.Errorf("latency must be 0 or more, got %s", f.Latency)
+	if f.Latency < 0 || f.Latency > MaxLatency {
+		return fmt.Errorf("latency must be between 0 and %s, got %s", MaxLatency, f.Latency)
 	}
 	if f.MemoryMB < 0 || f.MemoryMB > MaxMemoryMB {
 		return fmt.Errorf("memoryMB must be between 0 and %d, got %d", MaxMemoryMB, f.MemoryMB)

@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -75,6 +77,7 @@ type Router struct {
 	registry  *prometheus.Registry
 	public    http.Handler
 	admin     http.Handler
+	limits    serverLimits
 }
 
 // New checks cfg and builds a Router; nothing listens until Serve.
@@ -135,13 +138,14 @@ func New(cfg Config) (*Router, error) {
 		maxWeight: maxWeight,
 		log:       log,
 		registry:  reg,
+		limits:    defaultLimits,
 	}
 	// Metrics sit inside the splitter, one per backend, so the version label
 	// is the backend that actually served the request.
-	r.public = r.splitter.Handler(
+	r.public = withoutAppAdmin(r.splitter.Handler(
 		metrics.Handler(middleware.FixedVersion(middleware.VersionStable), r.proxy(middleware.VersionStable, stable, transport)),
 		metrics.Handler(middleware.FixedVersion(middleware.VersionCanary), r.proxy(middleware.VersionCanary, canary, transport)),
-	)
+	))
 	r.admin = r.adminMux()
 	log.Info("router configured", "stable", stable.String(), "canary", canary.String(),
 		"weight", cfg.Weight, "max_weight", maxWeight, "sticky", cfg.Sticky)
@@ -181,8 +185,28 @@ func (r *Router) proxy(version string, target *url.URL, transport http.RoundTrip
 	}
 }
 
-// Handler is the public side: every request is proxied to stable or canary.
+// Handler is the public side: every request but the apps' admin API is
+// proxied to stable or canary.
 func (r *Router) Handler() http.Handler { return r.public }
+
+// AppAdminPrefix is the apps' own admin API (demo/app's /admin/faults). The
+// public listener answers 404 there: anyone reaching the router could
+// otherwise inject faults into production versions.
+const AppAdminPrefix = "/admin"
+
+// withoutAppAdmin refuses every path under AppAdminPrefix however it is
+// spelled (//admin, /./admin, /x/../admin, %61dmin), since a backend cleans
+// and decodes the path before it routes.
+func withoutAppAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		p := path.Clean("/" + req.URL.Path)
+		if p == AppAdminPrefix || strings.HasPrefix(p, AppAdminPrefix+"/") {
+			http.NotFound(w, req)
+			return
+		}
+		next.ServeHTTP(w, req)
+	})
+}
 
 // AdminHandler serves GET/PUT /weight, GET /healthz and GET /metrics. It is
 // kept off the public listener so users cannot move traffic or scrape it.

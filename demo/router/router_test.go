@@ -45,11 +45,18 @@ func quietLogger() *slog.Logger {
 // shuts down cleanly.
 func start(t *testing.T, cfg Config) running {
 	t.Helper()
+	return startWith(t, cfg, defaultLimits)
+}
+
+// startWith is start with other server limits.
+func startWith(t *testing.T, cfg Config, limits serverLimits) running {
+	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = quietLogger()
 	}
 	r, err := New(cfg)
 	require.NoError(t, err)
+	r.limits = limits
 	public, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	admin, err := net.Listen("tcp", "127.0.0.1:0")

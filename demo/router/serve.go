@@ -13,14 +13,48 @@ import (
 // context is cancelled.
 const ShutdownGrace = 5 * time.Second
 
+// Server limits. A client that sends its headers or body slowly, or never
+// reads the answer, or keeps an idle connection, is cut off instead of
+// holding a connection and a goroutine forever. The public write timeout
+// leaves room for a backend's slowest answer (demo/app's latency fault is
+// at most 30 s); the admin API answers at once.
+const (
+	ReadHeaderTimeout  = 10 * time.Second
+	ReadTimeout        = 30 * time.Second
+	PublicWriteTimeout = 60 * time.Second
+	AdminWriteTimeout  = 10 * time.Second
+	IdleTimeout        = 2 * time.Minute
+	MaxHeaderBytes     = 64 << 10
+)
+
+// serverLimits are the limits above, in a value tests can shorten.
+type serverLimits struct {
+	readHeader, read, publicWrite, adminWrite, idle time.Duration
+	maxHeaderBytes                                  int
+}
+
+var defaultLimits = serverLimits{
+	readHeader: ReadHeaderTimeout, read: ReadTimeout, publicWrite: PublicWriteTimeout,
+	adminWrite: AdminWriteTimeout, idle: IdleTimeout, maxHeaderBytes: MaxHeaderBytes,
+}
+
+// server is an http.Server for h with the limits l and the write timeout given.
+func (l serverLimits) server(h http.Handler, writeTimeout time.Duration) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: l.readHeader,
+		ReadTimeout:       l.read,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       l.idle,
+		MaxHeaderBytes:    l.maxHeaderBytes,
+	}
+}
+
 // Serve runs the public handler on public and the admin handler on admin
 // until ctx is cancelled or either server fails, then shuts both down. The
 // caller opens the listeners so tests can use port 0 and read the address.
 func (r *Router) Serve(ctx context.Context, public, admin net.Listener) error {
-	servers := []*http.Server{
-		{Handler: r.Handler(), ReadHeaderTimeout: 10 * time.Second},
-		{Handler: r.AdminHandler(), ReadHeaderTimeout: 10 * time.Second},
-	}
+	servers := []*http.Server{r.limits.server(r.Handler(), r.limits.publicWrite), r.limits.server(r.AdminHandler(), r.limits.adminWrite)}
 	listeners := []net.Listener{public, admin}
 	names := []string{"public", "admin"}
 
