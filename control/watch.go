@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -9,51 +10,106 @@ import (
 	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/canaryflow/canaryflow/rollout"
 )
 
+// ErrEnded means the rollout's workflow closed without reaching a final
+// phase: terminated, timed out, cancelled before it could compensate, or
+// failed. Its status will not change again, and nothing may have moved
+// traffic back: whoever watches must look.
+var ErrEnded = errors.New("the rollout's workflow ended without a final phase")
+
 // Watch polls the status every interval and prints what changed (phase, step,
-// weight, new measurements and events) until the rollout reaches a final phase.
+// weight, new measurements and events) until the rollout reaches a final
+// phase, or its workflow closes without one (then the error wraps ErrEnded
+// and says how it closed), so a terminated rollout never leaves it waiting.
 func Watch(ctx context.Context, c client.Client, id string, every time.Duration, out io.Writer) (rollout.Status, error) {
-	var last rollout.Status
-	seenEvents, seenMeasurements := 0, 0
+	w := watcher{out: out}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		s, err := Status(ctx, c, id)
 		if err != nil {
-			return last, err
+			// A closed workflow may not answer queries (no worker replays
+			// it); say how it closed rather than only that the query failed.
+			if closed, cerr := closedAs(ctx, c, id); cerr == nil && closed != "" {
+				return w.last, fmt.Errorf("%w: %s is %s, and its status cannot be read: %w", ErrEnded, id, closed, err)
+			}
+			return w.last, err
 		}
-		// New events and measurements, printed in the order they happened.
-		type line struct {
-			at   time.Time
-			text string
-		}
-		var lines []line
-		fresh := min(s.EventsLogged-seenEvents, len(s.Events))
-		for _, e := range s.Events[len(s.Events)-fresh:] {
-			lines = append(lines, line{e.At, FormatEvent(e)})
-		}
-		fresh = min(s.MeasurementsTaken-seenMeasurements, len(s.Measurements))
-		for _, m := range s.Measurements[len(s.Measurements)-fresh:] {
-			lines = append(lines, line{m.At, FormatMeasurement(m)})
-		}
-		slices.SortStableFunc(lines, func(a, b line) int { return a.at.Compare(b.at) })
-		for _, l := range lines {
-			fmt.Fprintln(out, l.text)
-		}
-		seenEvents, seenMeasurements = s.EventsLogged, s.MeasurementsTaken
-		last = s
+		w.print(s)
 		if s.Phase.Final() {
 			return s, nil
 		}
+		closed, err := closedAs(ctx, c, id)
+		if err != nil {
+			return w.last, err
+		}
+		if closed != "" {
+			// It may have closed normally between the two calls: read once more.
+			if s, err := Status(ctx, c, id); err == nil {
+				w.print(s)
+				if s.Phase.Final() {
+					return s, nil
+				}
+			}
+			return w.last, fmt.Errorf("%w: %s is %s in phase %s at weight %d%%; nothing may have moved traffic back, check the router",
+				ErrEnded, id, closed, w.last.Phase, w.last.Weight)
+		}
 		select {
 		case <-ctx.Done():
-			return last, ctx.Err()
+			return w.last, ctx.Err()
 		case <-t.C:
 		}
+	}
+}
+
+// watcher remembers what has been printed, so each line is printed once.
+type watcher struct {
+	out                          io.Writer
+	last                         rollout.Status
+	seenEvents, seenMeasurements int
+}
+
+// print writes new events and measurements in the order they happened.
+func (w *watcher) print(s rollout.Status) {
+	type line struct {
+		at   time.Time
+		text string
+	}
+	var lines []line
+	fresh := max(0, min(s.EventsLogged-w.seenEvents, len(s.Events)))
+	for _, e := range s.Events[len(s.Events)-fresh:] {
+		lines = append(lines, line{e.At, FormatEvent(e)})
+	}
+	fresh = max(0, min(s.MeasurementsTaken-w.seenMeasurements, len(s.Measurements)))
+	for _, m := range s.Measurements[len(s.Measurements)-fresh:] {
+		lines = append(lines, line{m.At, FormatMeasurement(m)})
+	}
+	slices.SortStableFunc(lines, func(a, b line) int { return a.at.Compare(b.at) })
+	for _, l := range lines {
+		fmt.Fprintln(w.out, l.text)
+	}
+	w.seenEvents, w.seenMeasurements = s.EventsLogged, s.MeasurementsTaken
+	w.last = s
+}
+
+// closedAs says how the latest run of id closed ("Terminated", "TimedOut",
+// ...), or "" while it runs. A run that continued as new is not closed: the
+// chain goes on, and describing by ID alone finds its newest run.
+func closedAs(ctx context.Context, c client.Client, id string) (string, error) {
+	d, err := c.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return "", fmt.Errorf("describing %s: %w", id, err)
+	}
+	switch st := d.GetWorkflowExecutionInfo().GetStatus(); st {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
+		return "", nil
+	default:
+		return st.String(), nil
 	}
 }
 
