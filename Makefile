@@ -59,7 +59,7 @@ demo: tools build
 
 ## histories: capture fresh replay histories from real runs on the dev server
 histories: tools build
-	CANARYFLOW_CAPTURE_HISTORIES=1 $(GO) test -count=1 -run 'TestRolloutsOnARealTemporalServer|TestContinueAsNewOnARealServer' ./integration/
+	CANARYFLOW_CAPTURE_HISTORIES=1 $(GO) test -count=1 -run 'TestRolloutsOnARealTemporalServer|TestContinueAsNewOnARealServer|TestJunkSignalsFromTheTemporalCLI|TestRollbackFailed|TestSignalsInSeveralPhasesReplay' ./integration/
 
 vet:
 	$(GO) vet ./...

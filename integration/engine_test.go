@@ -28,12 +28,14 @@ import (
 	notifymem "github.com/canaryflow/canaryflow/activities/notify/memory"
 	trafficmem "github.com/canaryflow/canaryflow/activities/traffic/memory"
 	"github.com/canaryflow/canaryflow/control"
+	"github.com/canaryflow/canaryflow/internal/devstack"
 	"github.com/canaryflow/canaryflow/internal/testenv"
 	"github.com/canaryflow/canaryflow/rollout"
 	"github.com/canaryflow/canaryflow/workflows"
 )
 
 type engine struct {
+	srv     *devstack.Temporal
 	c       client.Client
 	acts    *activities.Activities
 	deploy  *deploymem.Deployer
@@ -48,7 +50,7 @@ func startEngine(t testing.TB) *engine {
 	c, err := control.Dial(ctx, srv.Address(), srv.Namespace())
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
-	e := &engine{c: c, deploy: deploymem.New(), router: trafficmem.New(), metrics: metricsmem.New(nil)}
+	e := &engine{srv: srv, c: c, deploy: deploymem.New(), router: trafficmem.New(), metrics: metricsmem.New(nil)}
 	e.acts = &activities.Activities{
 		Deployers:    map[string]activities.Deployer{"memory": e.deploy},
 		Routers:      map[string]activities.TrafficRouter{"memory": e.router},
@@ -176,11 +178,9 @@ func TestRolloutsOnARealTemporalServer(t *testing.T) {
 // CANARYFLOW_CAPTURE_HISTORIES=1 it also becomes a committed replay fixture.
 func replayAndCapture(ctx context.Context, t *testing.T, c client.Client, name, id, runID string) {
 	data := history(ctx, t, c, id, runID)
-	replayer := worker.NewWorkflowReplayer()
-	replayer.RegisterWorkflow(workflows.CanaryRollout)
 	path := filepath.Join(t.TempDir(), name+".json")
 	require.NoError(t, os.WriteFile(path, data, 0o644))
-	require.NoError(t, replayer.ReplayWorkflowHistoryFromJSONFile(nil, path))
+	require.NoError(t, workflows.ReplayFile(path))
 	if os.Getenv("CANARYFLOW_CAPTURE_HISTORIES") == "1" {
 		dst := filepath.Join("..", "workflows", "testdata", "histories", name+".json")
 		require.NoError(t, os.MkdirAll(filepath.Dir(dst), 0o755))
