@@ -15,8 +15,9 @@ TEST_TIMEOUT ?= 25m
 
 all: build
 
-## tools: the real servers tests and the demo run (Temporal dev server, Prometheus)
-tools: $(BIN)/temporal $(BIN)/prometheus
+## tools: the real servers tests and the demo run (Temporal dev server, Prometheus,
+## the Kubernetes test control plane)
+tools: $(BIN)/temporal $(BIN)/prometheus kube-tools
 
 $(TEMPORAL):
 	@mkdir -p $(dir $@)
