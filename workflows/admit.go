@@ -61,6 +61,29 @@ func checkResume(spec rollout.Spec, s Resume) []string {
 	return why
 }
 
+// abandon rolls back a continued rollout whose carried input cannot be
+// trusted: the status, weight and promotion state it carries say what to
+// undo, and compensation needs nothing else.
+func (r *run) abandon(ctx workflow.Context, in Input, why string) (Result, error) {
+	s := in.Resume
+	if s.Status.App == r.spec.App && s.Status.Namespace == r.spec.Namespace {
+		r.status = s.Status
+	}
+	r.touched, r.queue = true, s.Queue
+	st := RollbackState{Reason: rollout.Clip(why, rollout.MaxMessageBytes)}
+	if s.Rollback != nil {
+		st.StableChanged, st.Cancelled, st.Reported = s.Rollback.StableChanged, s.Rollback.Cancelled, s.Rollback.Reported
+	}
+	// Promotion may have moved stable; restoring it is idempotent.
+	st.StableChanged = st.StableChanged || s.Status.Phase == rollout.PhasePromoting
+	r.analysisDone = true
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	r.status.Reason = st.Reason
+	r.setPhase(dctx, rollout.PhaseRollingBack)
+	r.event(dctx, "rollback", "rolling back: "+st.Reason, "")
+	return r.compensate(dctx, st)
+}
+
 // reject ends a rollout whose input was refused: nothing was touched, so
 // there is nothing to undo and no incident to report.
 func (r *run) reject(ctx workflow.Context, errType, why string) (Result, error) {

@@ -86,11 +86,19 @@ func CanaryRollout(ctx workflow.Context, in Input) (Result, error) {
 	}
 	r.hardened = workflow.GetVersion(ctx, versionHardened, workflow.DefaultVersion, 1) >= 1
 	if r.hardened {
+		info := workflow.GetInfo(ctx)
+		why, errType := admit(info, spec, in), ErrTypeRejected
 		if err := spec.Validate(); err != nil {
-			return r.reject(ctx, ErrTypeInvalidSpec, err.Error())
+			why, errType = err.Error(), ErrTypeInvalidSpec
 		}
-		if why := admit(workflow.GetInfo(ctx), spec, in); why != "" {
-			return r.reject(ctx, ErrTypeRejected, why)
+		if why != "" && in.Resume != nil && info.ContinuedExecutionRunID != "" {
+			// A rollout of ours, already moving traffic, whose carried state
+			// this code refuses (stricter limits since it started): rolling it
+			// back is the known state; refusing it would strand its canary.
+			return r.abandon(ctx, in, "this version of canaryflow refuses the rollout it continues: "+why)
+		}
+		if why != "" {
+			return r.reject(ctx, errType, why)
 		}
 	}
 	if in.Resume != nil {

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -114,25 +115,30 @@ func TestAResumeBlockFromOutsideIsRefused(t *testing.T) {
 	assert.Contains(t, h.rejected(ErrTypeRejected), "resume is carried only by a rollout continuing as new")
 }
 
-func TestACarriedResumeThatDoesNotFitIsRefused(t *testing.T) {
-	for name, r := range map[string]Resume{
-		"negative step": {Step: -1, Status: rollout.Status{App: "shop", Namespace: "prod"}},
-		"step past end": {Step: 99, Status: rollout.Status{App: "shop", Namespace: "prod"}},
-		"weight 150":    {Step: 1, Status: rollout.Status{App: "shop", Namespace: "prod", Weight: 150}},
-		"another app":   {Step: 1, Status: rollout.Status{App: "other", Namespace: "prod"}},
-		"approved -3":   {Step: 1, Approved: []int{-3}, Status: rollout.Status{App: "shop", Namespace: "prod"}},
-		"negative gate": {Step: 1, GateOK: -1, Status: rollout.Status{App: "shop", Namespace: "prod"}},
-		"huge per run":  {Step: 1, Status: rollout.Status{App: "shop", Namespace: "prod"}},
+func TestACarriedResumeThatDoesNotFitIsRolledBack(t *testing.T) {
+	// A continued run is ours and may have traffic on its canary: state this
+	// code refuses is rolled back to a known state, never left as it is.
+	stricter := testSpec()
+	stricter.Analysis.Limits.MaxInconclusive = new(int)
+	*stricter.Analysis.Limits.MaxInconclusive = 500 // allowed once, refused now
+	status := rollout.Status{App: "shop", Namespace: "prod", Weight: 25, Phase: rollout.PhaseProgressing}
+	for name, in := range map[string]Input{
+		"negative step":    {Spec: testSpec(), Resume: &Resume{Step: -1, Status: status}},
+		"step past end":    {Spec: testSpec(), Resume: &Resume{Step: 99, Status: status}},
+		"weight 150":       {Spec: testSpec(), Resume: &Resume{Step: 1, Status: rollout.Status{App: "shop", Namespace: "prod", Weight: 150}}},
+		"another app":      {Spec: testSpec(), Resume: &Resume{Step: 1, Status: rollout.Status{App: "other", Namespace: "prod"}}},
+		"approved -3":      {Spec: testSpec(), Resume: &Resume{Step: 1, Approved: []int{-3}, Status: status}},
+		"negative gate":    {Spec: testSpec(), Resume: &Resume{Step: 1, GateOK: -1, Status: status}},
+		"huge per run":     {Spec: testSpec(), MeasurementsPerRun: 1 << 30, Resume: &Resume{Step: 1, Status: status}},
+		"spec now refused": {Spec: stricter, Resume: &Resume{Step: 1, Status: status}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t, nil)
+			require.NoError(t, h.router.SetWeight(context.Background(), testSpec(), 25))
 			h.env.SetContinuedExecutionRunID("previous-run")
-			in := Input{Spec: testSpec(), Resume: &r}
-			if name == "huge per run" {
-				in.MeasurementsPerRun = 1 << 30
-			}
 			h.runInput(in)
-			h.rejected(ErrTypeRejected)
+			reason := h.requireRolledBack()
+			assert.Contains(t, reason, "refuses the rollout it continues")
 		})
 	}
 }

@@ -123,7 +123,7 @@ func (r *run) showDetails(ctx workflow.Context) {
 }
 
 func (r *run) event(ctx workflow.Context, kind, msg, by string) {
-	msg = rollout.Clip(msg, rollout.MaxMessageBytes)
+	msg = rollout.Clip(rollout.RedactText(msg), rollout.MaxMessageBytes)
 	r.status.Events = append(r.status.Events, rollout.Event{At: workflow.Now(ctx), Kind: kind, Message: msg, By: by})
 	r.status.EventsLogged++
 	if n := len(r.status.Events); n > maxEvents {
@@ -176,7 +176,7 @@ func (e *activityFailure) Unwrap() error { return e.err }
 func rootMessage(err error) string {
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
-		return rollout.Clip(app.Message(), rollout.MaxMessageBytes)
+		return rollout.Clip(rollout.RedactText(app.Message()), rollout.MaxMessageBytes)
 	}
 	var to *temporal.TimeoutError
 	if errors.As(err, &to) {
@@ -185,7 +185,7 @@ func rootMessage(err error) string {
 	if temporal.IsCanceledError(err) {
 		return "cancelled"
 	}
-	return rollout.Clip(err.Error(), rollout.MaxMessageBytes)
+	return rollout.Clip(rollout.RedactText(err.Error()), rollout.MaxMessageBytes)
 }
 
 func (r *run) setWeight(ctx workflow.Context, o workflow.ActivityOptions, w int) error {
