@@ -106,7 +106,7 @@ var bounds = []bound{
 	{"stable.image", func(s *Spec, v float64) { s.Stable.Image = str(v) }, []float64{256, 255}, []float64{257}, "maximum is 256"},
 	{"notify.channel", func(s *Spec, v float64) { s.Notify.Channel = str(v) }, []float64{256, 255}, []float64{257}, "maximum is 256"},
 	{"deploy.helm.chart", func(s *Spec, v float64) { s.Deploy.Helm.Chart = str(v) }, []float64{2048, 2047}, []float64{2049}, "maximum is 2048"},
-	{"deploy.helm.release", func(s *Spec, v float64) { s.Deploy.Helm.Release = str(v) }, []float64{256, 255}, []float64{257}, "maximum is 256"},
+	{"deploy.helm.release", func(s *Spec, v float64) { s.Deploy.Helm.Release = str(v) }, []float64{53, 52}, []float64{54}, "at most 53 characters"},
 	{"deploy.local.stableAddr", func(s *Spec, v float64) { s.Deploy.Local.StableAddr = str(v) }, []float64{256, 255}, []float64{257}, "maximum is 256"},
 	{"deploy.local.args", func(s *Spec, v float64) { s.Deploy.Local.Args = make([]string, int(v)) }, []float64{32, 31}, []float64{33}, "maximum is 32"},
 	{"deploy.local.args[0]", func(s *Spec, v float64) { s.Deploy.Local.Args = []string{str(v)} }, []float64{256, 255}, []float64{257}, "maximum is 256"},
@@ -168,4 +168,20 @@ func TestAHugeValueIsNotQuotedBack(t *testing.T) {
 	err := s.Validate()
 	require.Error(t, err)
 	assert.Less(t, len(err.Error()), 1000)
+}
+
+func TestKubernetesNamesAreChecked(t *testing.T) {
+	s := fullSpec()
+	s.Traffic.Kind = "gatewayapi"
+	s.Traffic.GatewayAPI = &GatewayAPITraffic{Route: "Not_A_Name"}
+	s.Traffic.Nginx = &NginxTraffic{Ingress: "../x"}
+	err := s.Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "traffic.gatewayapi.route")
+	assert.Contains(t, err.Error(), "traffic.nginx.ingress")
+	s = fullSpec()
+	assert.Equal(t, "shop", s.ReleaseName())
+	assert.Equal(t, "shop-canary", s.IngressName())
+	assert.Equal(t, "shop", s.RouteName())
+	assert.Equal(t, "shop-stable", s.RoleObject(RoleStable))
 }

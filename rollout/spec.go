@@ -30,6 +30,10 @@ type Spec struct {
 	Steps     []Step   `json:"steps,omitempty"`
 	Analysis  Analysis `json:"analysis"`
 	Notify    Notify   `json:"notify"`
+	// KubeContext picks a context of the worker's kubeconfig for the helm,
+	// nginx and gatewayapi kinds; empty means the current context (or the
+	// worker's in-cluster config).
+	KubeContext string `json:"kubeContext,omitempty"`
 }
 
 // Release names one version of the application and the image that runs it.
@@ -68,8 +72,10 @@ type Traffic struct {
 	// Header forces routing: "<Header>: always" goes to canary, "never" to stable.
 	Header string `json:"header,omitempty"`
 	// Cookie forces routing like Header, for browsers.
-	Cookie string        `json:"cookie,omitempty"`
-	Local  *LocalTraffic `json:"local,omitempty"`
+	Cookie     string             `json:"cookie,omitempty"`
+	Local      *LocalTraffic      `json:"local,omitempty"`
+	Nginx      *NginxTraffic      `json:"nginx,omitempty"`
+	GatewayAPI *GatewayAPITraffic `json:"gatewayapi,omitempty"`
 }
 
 // LocalTraffic points at the demo router's admin endpoint.

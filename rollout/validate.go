@@ -92,6 +92,7 @@ func (s Spec) Validate() error {
 		c.add("canary.version", "must differ from stable.version (%q): nothing to roll out", trunc(s.Stable.Version))
 	}
 	c.deploy(s)
+	c.kube(s)
 	c.traffic(s.Traffic)
 	c.metrics(s.Metrics)
 	if !slices.Contains(NotifyKinds, s.Notify.Kind) {
