@@ -133,15 +133,87 @@ func (c *checker) release(path string, r Release) {
 	c.length(path+".image", r.Image, MaxValueLen)
 }
 
-// url refuses anything but an absolute http(s) URL. The value is quoted back
-// redacted: it may carry credentials.
-func (c *checker) url(path, v string) {
+// url refuses anything but an absolute http(s) URL without credentials;
+// where says where this field's credentials go instead. The value is quoted
+// back redacted: it may carry credentials.
+func (c *checker) url(path, v, where string) {
 	if !c.length(path, v, MaxURLLen) {
 		return
 	}
 	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		c.add(path, "must be an absolute http(s) URL, got %q", trunc(RedactURL(v)))
+		return
+	}
+	c.noCredentials(path, u, where)
+}
+
+// Where each URL field's credentials go instead of the spec, for the
+// refusal's message.
+const (
+	prometheusCredentials = "give them to the worker — --prometheus-url / PROMETHEUS_URL as http://user:password@host:port " +
+		"for basic auth, or --prometheus-token / PROMETHEUS_TOKEN for a bearer token; the worker sends them to that host only, " +
+		"when the spec names the same scheme, host and port or no address"
+	routerCredentials = "the local router's admin API takes none; keep it on an address only the worker reaches"
+	smokeCredentials  = "smoke tests send none; point them at endpoints that answer without"
+)
+
+// credentialParams are query parameter names that by convention carry a
+// secret, compared case-insensitively with '-' read as '_'. The short ones
+// must match whole ("monkey", "author" and "design" are not secrets);
+// credentialWords match anywhere in a name ("access_token", "X-Amz-Signature",
+// "client_secret").
+var (
+	credentialParams = []string{"key", "sig", "auth", "authorization", "pass", "pwd"}
+	credentialWords  = []string{"token", "secret", "password", "passwd", "signature", "credential", "apikey", "api_key"}
+)
+
+// credentialParam reports whether a query parameter name looks like one
+// that carries a secret.
+func credentialParam(name string) bool {
+	n := strings.ReplaceAll(strings.ToLower(name), "-", "_")
+	if slices.Contains(credentialParams, n) {
+		return true
+	}
+	return slices.ContainsFunc(credentialWords, func(w string) bool { return strings.Contains(n, w) })
+}
+
+// noCredentials refuses a URL that carries a secret: a user name or
+// password, a query parameter whose name looks like a credential, or a
+// fragment (never sent to a server, so it can only be something to hide).
+// The spec is the workflow's input and parts of it are activity inputs:
+// whatever it holds is stored in the rollout's history for good. Nothing of
+// the value is quoted back but a parameter's name.
+func (c *checker) noCredentials(path string, u *url.URL, where string) {
+	refuse := func(found string) {
+		c.add(path, "must not carry credentials (the spec is stored in the rollout's history), found %s: %s", found, where)
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			refuse("user:password@")
+		} else {
+			refuse("a user name (user@)")
+		}
+	}
+	c.noCredentialParams(path, u.RawQuery, where)
+	if u.Fragment != "" {
+		refuse("a #fragment")
+	}
+}
+
+// noCredentialParams refuses each query parameter of rawQuery whose name
+// looks like a credential; other parameters are allowed.
+func (c *checker) noCredentialParams(path, rawQuery, where string) {
+	for _, item := range strings.FieldsFunc(rawQuery, func(r rune) bool { return r == '&' || r == ';' }) {
+		name, _, _ := strings.Cut(item, "=")
+		if n, err := url.QueryUnescape(name); err == nil {
+			// The server reads the name unescaped: "to%6Ben" is "token".
+			name = n
+		}
+		if credentialParam(name) {
+			c.add(path, "must not carry credentials (the spec is stored in the rollout's history), found query parameter %q: %s",
+				trunc(name), where)
+		}
 	}
 }
 
@@ -198,7 +270,7 @@ func (c *checker) traffic(t Traffic) {
 		if t.Local == nil || t.Local.AdminURL == "" {
 			c.add("traffic.local.adminURL", "is required for kind local")
 		} else {
-			c.url("traffic.local.adminURL", t.Local.AdminURL)
+			c.url("traffic.local.adminURL", t.Local.AdminURL, routerCredentials)
 		}
 	}
 }
@@ -212,7 +284,7 @@ func (c *checker) metrics(m Metrics) {
 	}
 	p := m.Prometheus
 	if p.Address != "" {
-		c.url("metrics.prometheus.address", p.Address)
+		c.url("metrics.prometheus.address", p.Address, prometheusCredentials)
 	}
 	if c.length("metrics.prometheus.metric", p.Metric, MaxNameLen) && !metricRe.MatchString(p.Metric) {
 		c.add("metrics.prometheus.metric", "%q is not a valid Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)", p.Metric)
@@ -248,7 +320,7 @@ func (c *checker) smoke(m Smoke) {
 		{"smoke.baseURL", m.BaseURL}, {"smoke.canaryURL", m.CanaryURL}, {"smoke.stableURL", m.StableURL},
 	} {
 		if f.v != "" {
-			c.url(f.path, f.v)
+			c.url(f.path, f.v, smokeCredentials)
 		}
 	}
 	c.path("smoke.healthPath", m.HealthPath)
@@ -274,9 +346,22 @@ func (c *checker) smoke(m Smoke) {
 	}
 }
 
+// path checks a smoke path, which is joined to the smoke URLs and may carry
+// a query string: credentials are refused there as in the URLs.
 func (c *checker) path(path, v string) {
-	if c.length(path, v, MaxValueLen) && !strings.HasPrefix(v, "/") {
-		c.add(path, "must start with '/', got %q", v)
+	if !c.length(path, v, MaxValueLen) {
+		return
+	}
+	if !strings.HasPrefix(v, "/") {
+		c.add(path, "must start with '/', got %q", trunc(RedactURL(v)))
+		return
+	}
+	if _, query, ok := strings.Cut(v, "?"); ok {
+		query, _, _ = strings.Cut(query, "#")
+		c.noCredentialParams(path, query, smokeCredentials)
+	}
+	if _, frag, ok := strings.Cut(v, "#"); ok && frag != "" {
+		c.add(path, "must not carry credentials (the spec is stored in the rollout's history), found a #fragment: %s", smokeCredentials)
 	}
 }
 
