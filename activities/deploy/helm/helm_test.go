@@ -33,9 +33,9 @@ func appChart(t *testing.T) string {
 func helmSpec(t *testing.T, router string) rollout.Spec {
 	return rollout.Spec{
 		Version: rollout.FormatV1, App: "shop", Namespace: "prod",
-		Stable: rollout.Release{Version: "v1", Image: "registry.local/shop:v1"},
-		Canary: rollout.Release{Version: "v2", Image: "registry.local/shop:v2"},
-		Deploy: rollout.Deploy{Kind: "helm", Helm: &rollout.HelmDeploy{Chart: appChart(t)}},
+		Stable:  rollout.Release{Version: "v1", Image: "registry.local/shop:v1"},
+		Canary:  rollout.Release{Version: "v2", Image: "registry.local/shop:v2"},
+		Deploy:  rollout.Deploy{Kind: "helm", Helm: &rollout.HelmDeploy{Chart: appChart(t)}},
 		Traffic: rollout.Traffic{Kind: router},
 	}
 }
