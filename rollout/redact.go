@@ -127,13 +127,39 @@ func URLSecrets(raw string) []string {
 // Temporal SDK records each cause's message in history) would find the
 // unredacted text one level down.
 func RedactError(err error, known ...string) error {
+	return RedactErrorValues(err, nil, known...)
+}
+
+// RedactErrorValues is RedactError for a caller that also holds secrets
+// outside any URL, such as a bearer token it sends in a header: each of
+// values is removed from the message as well (see ScrubValues).
+func RedactErrorValues(err error, values []string, known ...string) error {
 	if err == nil {
 		return nil
 	}
-	if r, ok := err.(*redactedError); ok && len(known) == 0 {
+	if r, ok := err.(*redactedError); ok && len(known) == 0 && len(values) == 0 {
 		return r
 	}
-	return &redactedError{msg: Scrub(RedactText(err.Error()), known...), err: err}
+	return &redactedError{msg: ScrubValues(Scrub(RedactText(err.Error()), known...), values...), err: err}
+}
+
+// ScrubValues returns s with each of values replaced wherever it appears,
+// as written and percent-encoded. Values shorter than 4 bytes are left, as
+// Scrub leaves them: replacing them would mangle ordinary text.
+func ScrubValues(s string, values ...string) string {
+	var all []string
+	for _, v := range values {
+		for _, e := range []string{v, url.QueryEscape(v), url.PathEscape(v)} {
+			if len(e) >= minScrubLen && !slices.Contains(all, e) {
+				all = append(all, e)
+			}
+		}
+	}
+	slices.SortFunc(all, func(a, b string) int { return len(b) - len(a) })
+	for _, v := range all {
+		s = strings.ReplaceAll(s, v, redactedMark)
+	}
+	return s
 }
 
 // Scrub returns s with every secret of the URLs in known (see URLSecrets)

@@ -88,3 +88,14 @@ func TestScrubRemovesSecretsAnIssuerEchoes(t *testing.T) {
 	assert.Equal(t, "unchanged", Scrub("unchanged", "not a url ::", ""))
 	assert.Equal(t, "at http://h:1: refused", RedactText("at http://h:1: refused"), "trailing punctuation is not part of the URL")
 }
+
+func TestScrubValuesRemovesSecretsHeldOutsideURLs(t *testing.T) {
+	got := ScrubValues("Bearer tok/en-123 sent, escaped tok%2Fen-123, short ab stays", "tok/en-123", "ab", "")
+	assert.Equal(t, "Bearer xxxxx sent, escaped xxxxx, short ab stays", got)
+
+	err := RedactErrorValues(fmt.Errorf("asking http://h:1/?token=t1234: 401 for Bearer tok/en-123: %w", ErrQueryFailed),
+		[]string{"tok/en-123"}, "http://h:1/?token=t1234")
+	require.ErrorIs(t, err, ErrQueryFailed)
+	assert.Equal(t, "asking http://h:1/?token=xxxxx: 401 for Bearer xxxxx: metrics query failed", err.Error())
+	assert.Same(t, err, RedactErrorValues(err, nil), "redacting twice changes nothing")
+}

@@ -17,7 +17,7 @@ import (
 // a typo in the metric or a label is the usual cause. Its errors name the
 // server with its credentials redacted.
 func (s *Source) Check(ctx context.Context, spec rollout.Spec) error {
-	return rollout.RedactError(s.check(ctx, spec), s.settings(spec).Address)
+	return s.redact(s.check(ctx, spec), spec)
 }
 
 func (s *Source) check(ctx context.Context, spec rollout.Spec) error {

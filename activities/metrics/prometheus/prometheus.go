@@ -40,7 +40,9 @@ const checkLookback = time.Hour
 
 // Source measures canary against stable in Prometheus.
 type Source struct {
-	defaultAddress string
+	defaultAddress string // without credentials
+	creds          *credentials
+	token          string
 	queryTimeout   time.Duration
 	transport      http.RoundTripper
 	log            *slog.Logger
@@ -65,6 +67,13 @@ func WithRoundTripper(rt http.RoundTripper) Option {
 	return func(s *Source) { s.transport = rt }
 }
 
+// WithBearerToken makes the Source send token as a bearer token to the
+// worker's Prometheus (see New), instead of the user:password its address
+// may carry.
+func WithBearerToken(token string) Option {
+	return func(s *Source) { s.token = token }
+}
+
 // WithLogger sets where query warnings from Prometheus are logged.
 func WithLogger(l *slog.Logger) Option {
 	return func(s *Source) {
@@ -77,13 +86,41 @@ func WithLogger(l *slog.Logger) Option {
 // New returns a Source that asks the spec's metrics.prometheus.address, or
 // defaultAddress (the worker's flag) when the spec names none. An address
 // without a scheme is taken as http://.
+//
+// defaultAddress is the worker's own Prometheus and may carry user:password
+// (or WithBearerToken gives a token): those credentials are sent to that
+// server — same scheme, host and port — whether the spec names no address
+// or names it, and to no other, so a spec, which cannot carry credentials,
+// cannot collect them either. They are never printed: messages name the
+// server without them, and are scrubbed of them should a server echo them.
 func New(defaultAddress string, opts ...Option) *Source {
-	s := &Source{defaultAddress: defaultAddress, queryTimeout: DefaultQueryTimeout, log: slog.Default()}
+	s := &Source{queryTimeout: DefaultQueryTimeout, log: slog.Default()}
 	for _, o := range opts {
 		o(s)
 	}
-	s.transport = limitAnswers(s.transport, MaxAnswerBytes)
+	s.defaultAddress, s.creds = splitCredentials(defaultAddress, s.token)
+	s.token = ""
+	rt := s.transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	if s.creds != nil {
+		rt = authTransport{rt: rt, creds: s.creds}
+	}
+	s.transport = limitAnswers(rt, MaxAnswerBytes)
 	return s
+}
+
+// redact returns err with every URL redacted and the secrets of the spec's
+// address and of the worker's credentials removed.
+func (s *Source) redact(err error, spec rollout.Spec) error {
+	known := []string{s.settings(spec).Address}
+	var values []string
+	if s.creds != nil {
+		known = append(known, s.creds.known...)
+		values = s.creds.values
+	}
+	return rollout.RedactErrorValues(err, values, known...)
 }
 
 // settings returns the spec's Prometheus section with the defaults a spec
@@ -129,7 +166,7 @@ func (s *Source) client(address string) (promv1.API, string, error) {
 // errors name the server with its credentials redacted.
 func (s *Source) Measure(ctx context.Context, spec rollout.Spec, window time.Duration) (rollout.Sample, error) {
 	sample, err := s.measure(ctx, spec, window)
-	return sample, rollout.RedactError(err, s.settings(spec).Address)
+	return sample, s.redact(err, spec)
 }
 
 func (s *Source) measure(ctx context.Context, spec rollout.Spec, window time.Duration) (rollout.Sample, error) {
