@@ -19,6 +19,7 @@ import (
 	notifyslack "github.com/canaryflow/canaryflow/activities/notify/slack"
 	trafficlocal "github.com/canaryflow/canaryflow/activities/traffic/local"
 	trafficmem "github.com/canaryflow/canaryflow/activities/traffic/memory"
+	"github.com/canaryflow/canaryflow/rollout"
 	"github.com/canaryflow/canaryflow/workflows"
 )
 
@@ -26,20 +27,28 @@ import (
 // is served only when what it needs is configured; a spec naming a kind the
 // worker lacks is refused in preflight, before anything is touched.
 type config struct {
-	incidentDir   string
-	prometheusURL string
-	demoBinary    string
-	stateDir      string
-	dryRun        bool
-	slackToken    string
-	slackChannel  string
-	slackAPIURL   string
-	hostQueue     string
+	incidentDir     string
+	prometheusURL   string
+	prometheusToken string
+	demoBinary      string
+	stateDir        string
+	dryRun          bool
+	slackToken      string
+	slackChannel    string
+	slackAPIURL     string
+	hostQueue       string
 }
 
 func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.incidentDir, "incident-dir", "incidents", "where rollback incident reports are written")
-	fs.StringVar(&c.prometheusURL, "prometheus-url", envOr("PROMETHEUS_URL", "http://127.0.0.1:9090"), "Prometheus used when a spec names none (env PROMETHEUS_URL)")
+	fs.StringVar(&c.prometheusURL, "prometheus-url", envOr("PROMETHEUS_URL", "http://127.0.0.1:9090"),
+		"the worker's Prometheus, used when a spec names none (env PROMETHEUS_URL); "+
+			"http://user:password@host:port gives it basic-auth credentials, sent to this scheme, host and port only")
+	// PROMETHEUS_URL may carry a password: --help shows the default redacted.
+	if f := fs.Lookup("prometheus-url"); f != nil {
+		f.DefValue = rollout.RedactURL(f.DefValue)
+	}
+	fs.StringVar(&c.prometheusToken, "prometheus-token", "", "bearer token for the worker's Prometheus, instead of user:password (default: env PROMETHEUS_TOKEN)")
 	fs.StringVar(&c.demoBinary, "demo-binary", "", "demoapp executable: enables the local deployer (kind local) that runs versions as processes")
 	fs.StringVar(&c.stateDir, "state-dir", ".canaryflow", "local deployer state and logs")
 	fs.StringVar(&c.slackToken, "slack-token", "", "Slack bot token: enables notify kind slack (default: env SLACK_BOT_TOKEN)")
@@ -76,7 +85,7 @@ func (c *config) activities(logger *slog.Logger) (*activities.Activities, error)
 	a := &activities.Activities{
 		Deployers:   map[string]activities.Deployer{},
 		Routers:     map[string]activities.TrafficRouter{"local": trafficlocal.New(nil)},
-		Metrics:     map[string]activities.MetricsSource{"prometheus": prometheus.New(c.prometheusURL)},
+		Metrics:     map[string]activities.MetricsSource{"prometheus": c.prometheus(logger)},
 		Notifiers:   map[string]activities.Notifier{"log": notifylog.Notifier{Logger: logger}},
 		IncidentDir: c.incidentDir,
 		HostQueue:   c.hostQueue,
@@ -113,6 +122,21 @@ func (c *config) activities(logger *slog.Logger) (*activities.Activities, error)
 		a.Metrics["memory"] = metricsmem.New(nil)
 	}
 	return a, nil
+}
+
+// prometheus builds the Prometheus source with the worker's credentials,
+// which a spec cannot carry: user:password in --prometheus-url, or a bearer
+// token (read from the environment here, not as the flag's default, so that
+// --help never shows it).
+func (c *config) prometheus(logger *slog.Logger) *prometheus.Source {
+	if c.prometheusToken == "" {
+		c.prometheusToken = os.Getenv("PROMETHEUS_TOKEN")
+	}
+	opts := []prometheus.Option{prometheus.WithLogger(logger)}
+	if c.prometheusToken != "" {
+		opts = append(opts, prometheus.WithBearerToken(c.prometheusToken))
+	}
+	return prometheus.New(c.prometheusURL, opts...)
 }
 
 func (c *config) describe(a *activities.Activities) string {
