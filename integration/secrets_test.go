@@ -24,10 +24,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
+	"sigs.k8s.io/yaml"
 
 	"github.com/canaryflow/canaryflow/activities"
 	deploymem "github.com/canaryflow/canaryflow/activities/deploy/memory"
@@ -44,24 +46,29 @@ import (
 	"github.com/canaryflow/canaryflow/workflows"
 )
 
-// The secrets the spec's URLs carry. Each is distinctive so a scan cannot
-// match it by accident.
+// The secrets of this test. The worker holds the Prometheus password; the
+// router and smoke tokens are only ever offered in specs, which validation
+// refuses. Each is distinctive so a scan cannot match it by accident.
 const (
 	promPassword = "PromPassw0rd-4c1d"
 	routerToken  = "RouterT0ken-9e7a"
 	smokeToken   = "SmokeT0ken-51f3"
 )
 
-var secrets = []string{promPassword, routerToken, smokeToken}
+var secrets = []string{promPassword, routerToken, smokeToken,
+	base64.StdEncoding.EncodeToString([]byte("promuser:" + promPassword))}
 
-// TestSecretsNeverLeakIntoHistoryLogsReportsOrSlack runs two real rollouts
-// on a real Temporal dev server, measured by a real Prometheus, with
-// credentials in every spec URL and failures that force those URLs into
-// error text: Prometheus drops its first requests (Preflight and the first
-// measurement fail on it), the router drops its first weight change, and
-// one rollout's canary smoke URL points at nothing. Then it scans every
-// history event (payloads decoded), the status, the worker's logs, the
-// incident reports and the Slack messages for the secrets.
+// TestSecretsNeverLeakIntoHistoryLogsReportsOrSlack first offers specs with
+// credentials in their URLs and checks they are refused before anything is
+// touched. Then it runs two real rollouts on a real Temporal dev server,
+// measured by a real Prometheus that demands the worker's basic-auth
+// credentials, with failures that force URLs into error text: Prometheus
+// drops its first requests (Preflight and the first measurement fail on
+// it), the router drops its first weight change, and one rollout's canary
+// smoke URL points at nothing. Then it scans every history event (every
+// payload decoded, the spec included), the status, the worker's logs, the
+// incident reports and the Slack messages for the secrets: none may be
+// anywhere.
 func TestSecretsNeverLeakIntoHistoryLogsReportsOrSlack(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -82,15 +89,14 @@ func TestSecretsNeverLeakIntoHistoryLogsReportsOrSlack(t *testing.T) {
 	}, 30*time.Second, 200*time.Millisecond, "Prometheus never scraped the router; log:\n%s", prom.LogTail())
 	// Flaky fronts: Prometheus drops its first series request and its first
 	// two queries, the router its first weight change, each by closing the
-	// connection, so net/http's error quotes the URL it was asked.
-	promFront := flaky(t, prom.URL(), map[string]int{"/api/v1/series": 1, "/api/v1/query": 2})
-	adminFront := flaky(t, "http://"+adminAddr, map[string]int{"PUT /weight": 1})
-
-	promURL := strings.Replace(promFront, "http://", "http://promuser:"+promPassword+"@", 1)
-	adminURL := adminFront + "/?token=" + routerToken
+	// connection, so net/http's error quotes the URL it was asked. The
+	// Prometheus front answers 401 to a request without the worker's
+	// credentials, so a measurement proves they were sent.
+	promAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte("promuser:"+promPassword))
+	promFront := flaky(t, prom.URL(), promAuth, map[string]int{"/api/v1/series": 1, "/api/v1/query": 2})
+	adminFront := flaky(t, "http://"+adminAddr, "", map[string]int{"PUT /weight": 1})
+	workerPromURL := strings.Replace(promFront, "http://", "http://promuser:"+promPassword+"@", 1)
 	closedURL := "http://" + closedAddr(t)
-	specURLs := []string{promURL, adminURL, publicURL + "/?token=" + smokeToken,
-		closedURL + "/?token=" + smokeToken, stableURL + "/?token=" + smokeToken}
 
 	slackMsgs := startSlack(t)
 	srv := testenv.Temporal(t)
@@ -98,13 +104,62 @@ func TestSecretsNeverLeakIntoHistoryLogsReportsOrSlack(t *testing.T) {
 		Logger: sdklog.NewStructuredLogger(slog.Default())})
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
+
+	// Rollout 1 names the worker's Prometheus (without credentials), is
+	// judged by it, and rolls back when its canary starts failing.
+	analysed := secretSpec("secrets", promFront)
+	analysed.Traffic = rollout.Traffic{Kind: "local", Local: &rollout.LocalTraffic{AdminURL: adminFront}}
+	analysed.Smoke = rollout.Smoke{BaseURL: publicURL + "/?env=it", MaxLatencyRatio: rollout.MaxLatencyRatioLimit}
+	// Rollout 2 names no Prometheus (the worker's is used); its canary smoke
+	// URL reaches nothing, so its smoke report quotes it.
+	smoked := secretSpec("secrets-smoke", "")
+	smoked.Traffic = rollout.Traffic{Kind: "memory"}
+	smoked.Smoke = rollout.Smoke{CanaryURL: closedURL + "/?env=it", StableURL: stableURL + "/?env=it"}
+
+	// The same rollouts with credentials in their URLs are refused by
+	// control.Start and rollout.Parse before anything is touched.
+	for field, bad := range map[string]func(*rollout.Spec){
+		"metrics.prometheus.address": func(s *rollout.Spec) { s.Metrics.Prometheus.Address = workerPromURL },
+		"traffic.local.adminURL":     func(s *rollout.Spec) { s.Traffic.Local.AdminURL = adminFront + "/?token=" + routerToken },
+		"smoke.baseURL":              func(s *rollout.Spec) { s.Smoke.BaseURL = publicURL + "/?token=" + smokeToken },
+		"smoke.canaryURL":            func(s *rollout.Spec) { s.Smoke.CanaryURL = "http://" + smokeToken + "@" + closedAddr(t) },
+	} {
+		spec := analysed
+		if strings.HasPrefix(field, "smoke.canary") {
+			spec = smoked
+		}
+		// bad changes a copy: the specs started below stay as they are.
+		p, l := *spec.Metrics.Prometheus, *analysed.Traffic.Local
+		spec.Metrics.Prometheus = &p
+		if spec.Traffic.Local != nil {
+			spec.Traffic.Local = &l
+		}
+		bad(&spec)
+		_, err := control.Start(ctx, c, spec, "it")
+		var invalid *rollout.ValidationError
+		require.ErrorAs(t, err, &invalid, field)
+		assert.Contains(t, err.Error(), field+": must not carry credentials")
+		data, err := yaml.Marshal(spec)
+		require.NoError(t, err)
+		_, err = rollout.Parse(data)
+		require.Error(t, err, field)
+		assert.Contains(t, err.Error(), field+": must not carry credentials")
+		for _, s := range secrets {
+			assert.NotContains(t, err.Error(), s, "the refusal does not quote the secret back")
+		}
+		_, err = c.DescribeWorkflowExecution(ctx, rollout.WorkflowID(spec.Namespace, spec.App), "")
+		var notFound *serviceerror.NotFound
+		require.ErrorAs(t, err, &notFound, "%s: no workflow was started", field)
+	}
+
+	// The worker holds the Prometheus credentials, in its default URL.
 	incidents := t.TempDir()
 	notifier, err := notifyslack.New("xoxb-test", "#deploys", slackMsgs.url)
 	require.NoError(t, err)
 	acts := &activities.Activities{
 		Deployers:    map[string]activities.Deployer{"memory": deploymem.New()},
 		Routers:      map[string]activities.TrafficRouter{"local": trafficlocal.New(nil), "memory": trafficmem.New()},
-		Metrics:      map[string]activities.MetricsSource{"prometheus": prometheus.New("", prometheus.WithLogger(slog.Default()))},
+		Metrics:      map[string]activities.MetricsSource{"prometheus": prometheus.New(workerPromURL, prometheus.WithLogger(slog.Default()))},
 		Notifiers:    map[string]activities.Notifier{"slack": notifier},
 		IncidentDir:  incidents,
 		PollInterval: 50 * time.Millisecond,
@@ -114,15 +169,6 @@ func TestSecretsNeverLeakIntoHistoryLogsReportsOrSlack(t *testing.T) {
 	w.RegisterActivity(acts)
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
-
-	// Rollout 1 is judged by Prometheus and rolls back when its canary starts failing.
-	analysed := secretSpec("secrets", promURL)
-	analysed.Traffic = rollout.Traffic{Kind: "local", Local: &rollout.LocalTraffic{AdminURL: adminURL}}
-	analysed.Smoke = rollout.Smoke{BaseURL: publicURL + "/?token=" + smokeToken, MaxLatencyRatio: rollout.MaxLatencyRatioLimit}
-	// Rollout 2's canary smoke URL reaches nothing: its smoke report quotes it.
-	smoked := secretSpec("secrets-smoke", promURL)
-	smoked.Traffic = rollout.Traffic{Kind: "memory"}
-	smoked.Smoke = rollout.Smoke{CanaryURL: closedURL + "/?token=" + smokeToken, StableURL: stableURL + "/?token=" + smokeToken}
 
 	runs := map[string]client.WorkflowRun{}
 	for _, spec := range []rollout.Spec{analysed, smoked} {
@@ -138,12 +184,16 @@ func TestSecretsNeverLeakIntoHistoryLogsReportsOrSlack(t *testing.T) {
 	require.NoError(t, canaryApp.SetFaults(app.Faults{ErrorRate: 0.5}))
 
 	var plain, inputs strings.Builder // text anyone reads; decoded workflow payloads
+	measured := false
 	for app, run := range runs {
 		res, err := control.Wait(ctx, c, run.GetID())
 		require.NoError(t, err, app)
 		assert.Equal(t, rollout.PhaseRolledBack, res.Phase, "%s: %s", app, res.Reason)
 		s, err := control.Status(ctx, c, run.GetID())
 		require.NoError(t, err)
+		for _, m := range s.Measurements {
+			measured = measured || !m.Sample.Canary.RequestRate.Missing()
+		}
 		status, err := json.Marshal(s)
 		require.NoError(t, err)
 		fmt.Fprintf(&plain, "status %s: %s\n%s\n", app, status, control.FormatStatus(s))
@@ -153,6 +203,7 @@ func TestSecretsNeverLeakIntoHistoryLogsReportsOrSlack(t *testing.T) {
 			inputs.WriteString(payloads)
 		}
 	}
+	assert.True(t, measured, "Prometheus answered the worker, so its credentials were sent")
 	files, err := filepath.Glob(filepath.Join(incidents, "*"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files, "rollbacks wrote incident reports")
@@ -165,29 +216,21 @@ func TestSecretsNeverLeakIntoHistoryLogsReportsOrSlack(t *testing.T) {
 	plain.WriteString(slackMsgs.text())
 	plain.WriteString(logs.String())
 
-	// The scan works: what was redacted is there, in its redacted form.
+	// The scan works: the servers are named where the secrets would be.
 	promHost := strings.TrimPrefix(promFront, "http://")
-	for _, where := range []struct{ name, text string }{{"history, status, reports and Slack", plain.String()}, {"worker logs", logs.String()}} {
-		assert.Contains(t, where.text, "promuser:xxxxx@"+promHost, "the Prometheus URL is named, redacted, in %s", where.name)
+	for _, where := range []struct{ name, text string }{
+		{"history, status, reports and Slack", plain.String()}, {"worker logs", logs.String()}, {"decoded payloads", inputs.String()},
+	} {
+		assert.Contains(t, where.text, promHost, "the Prometheus server is named in %s", where.name)
 	}
-	assert.Contains(t, plain.String(), strings.TrimPrefix(adminFront, "http://")+"/weight?token=xxxxx", "the router URL is named, redacted")
-	assert.Contains(t, plain.String(), strings.TrimPrefix(closedURL, "http://")+"/health?token=xxxxx", "the smoke URL is named, redacted")
-	for _, s := range secrets {
-		assert.Contains(t, inputs.String(), s, "decoded payloads are scanned (the spec itself carries %s)", s)
-	}
+	assert.Contains(t, plain.String(), strings.TrimPrefix(adminFront, "http://")+"/weight", "the router URL is named")
+	assert.Contains(t, plain.String(), strings.TrimPrefix(closedURL, "http://")+"/health?env=xxxxx", "the smoke URL is named, redacted")
+	assert.Contains(t, inputs.String(), `"adminURL":"`+adminFront+`"`, "decoded payloads are scanned (the spec itself is in them)")
 
-	// The finding: no secret anywhere, except inside the spec's own URLs,
-	// which travel in the workflow's and activities' inputs.
-	scrubbed := inputs.String()
-	for _, u := range specURLs {
-		q, _ := json.Marshal(u)
-		scrubbed = strings.ReplaceAll(scrubbed, string(q), `"<a spec URL>"`)
-	}
-	encoded := base64.StdEncoding.EncodeToString([]byte("promuser:" + promPassword))
+	// The finding: no secret anywhere, decoded inputs included.
 	for _, s := range secrets {
-		for name, text := range map[string]string{"history, status, reports, Slack and logs": plain.String(), "payloads outside the spec's URLs": scrubbed} {
+		for name, text := range map[string]string{"history, status, reports, Slack and logs": plain.String(), "decoded payloads": inputs.String()} {
 			assert.False(t, strings.Contains(text, s), "secret %q found in %s:\n%s", s, name, around(text, s))
-			assert.False(t, strings.Contains(text, encoded), "encoded credentials found in %s:\n%s", name, around(text, encoded))
 		}
 	}
 }
@@ -275,8 +318,9 @@ func sendLoad(ctx context.Context, public string) {
 }
 
 // flaky proxies to target, but closes the connection of the first n
-// requests for each "path" or "METHOD path" in fail.
-func flaky(t *testing.T, target string, fail map[string]int) string {
+// requests for each "path" or "METHOD path" in fail, and answers 401 to a
+// request whose Authorization is not auth (when auth is set).
+func flaky(t *testing.T, target, auth string, fail map[string]int) string {
 	u, err := url.Parse(target)
 	require.NoError(t, err)
 	proxy := httputil.NewSingleHostReverseProxy(u)
@@ -296,6 +340,10 @@ func flaky(t *testing.T, target string, fail map[string]int) string {
 			if err == nil {
 				_ = conn.Close()
 			}
+			return
+		}
+		if auth != "" && r.Header.Get("Authorization") != auth {
+			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
 		proxy.ServeHTTP(w, r)
