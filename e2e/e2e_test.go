@@ -198,7 +198,7 @@ func TestWorkerKilledMidRolloutStillPromotes(t *testing.T) {
 			weights = append(weights, e.Message)
 		}
 	}
-	assert.Equal(t, []string{"canary weight 10%", "canary weight 25%", "canary weight 50%", "canary weight 0%"}, weights, "no step lost or repeated")
+	assert.Equal(t, []string{"canary weight 0%", "canary weight 10%", "canary weight 25%", "canary weight 50%", "canary weight 0%"}, weights, "no step lost or repeated")
 }
 
 func TestErroringCanaryIsRolledBack(t *testing.T) {
@@ -243,12 +243,13 @@ func TestAbortWithTheTemporalCLIRollsBack(t *testing.T) {
 	requireCanaryGone(t, app)
 }
 
-func TestUnknownMetricRollsBackWithAClearError(t *testing.T) {
+func TestUnknownMetricIsRefusedWithAClearError(t *testing.T) {
 	app, ctx := scenario(t, stack.AppOptions{Name: "unknown-metric"})
 	app.Spec.Metrics.Prometheus.Metric = "http_request_latency_typo_seconds"
 	id := start(ctx, t, app)
 	res, s := finish(ctx, t, id)
-	require.Equal(t, rollout.PhaseRolledBack, res.Phase)
+	require.Equal(t, rollout.PhaseRejected, res.Phase, "a preflight refusal touched nothing: nothing to roll back")
+	assert.Empty(t, res.IncidentReport, "no incident for a refusal")
 	assert.Contains(t, s.Reason, "http_request_latency_typo_seconds")
 	assert.Contains(t, s.Reason, "unknown metric")
 	assert.Zero(t, s.Weight)
@@ -273,7 +274,7 @@ func TestUnreachablePrometheusIsCaughtBeforeDeploying(t *testing.T) {
 	app.Spec.Metrics.Prometheus.Address = fmt.Sprintf("http://127.0.0.1:%d", port)
 	id := start(ctx, t, app)
 	res, s := finish(ctx, t, id)
-	require.Equal(t, rollout.PhaseRolledBack, res.Phase)
+	require.Equal(t, rollout.PhaseRejected, res.Phase)
 	assert.Contains(t, s.Reason, "preflight")
 	assert.Contains(t, s.Reason, fmt.Sprintf("127.0.0.1:%d", port))
 	assert.NotContains(t, eventKinds(s), "ready", "nothing may be deployed")
