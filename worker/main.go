@@ -43,12 +43,17 @@ func run(ctx context.Context, args []string, logger *slog.Logger) error {
 	address := fs.String("address", "", "Temporal frontend host:port (default TEMPORAL_ADDRESS or localhost:7233)")
 	tns := fs.String("temporal-namespace", "", "Temporal namespace (default TEMPORAL_NAMESPACE or default)")
 	cfg.flags(fs)
+	var kube kubeConfig
+	kube.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	acts, err := cfg.activities(logger)
 	if err != nil {
 		return fmt.Errorf("configuring providers: %w", err)
+	}
+	if err := kube.add(acts, logger); err != nil {
+		return fmt.Errorf("configuring the Kubernetes providers: %w", err)
 	}
 	c, err := control.Dial(ctx, *address, *tns)
 	if err != nil {
