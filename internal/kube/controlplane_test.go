@@ -124,3 +124,11 @@ func statusOf(d *appsv1.Deployment) any {
 	}
 	return d.Status
 }
+
+func TestGatewayAPICRDsInstall(t *testing.T) {
+	cp := testenv.Kube(t)
+	require.NoError(t, cp.InstallGatewayAPI(context.Background()))
+	require.NoError(t, cp.InstallGatewayAPI(context.Background()), "installing twice is fine")
+	_, err := cp.Client().Discovery().ServerResourcesForGroupVersion("gateway.networking.k8s.io/v1")
+	require.NoError(t, err, "the API server serves gateway.networking.k8s.io/v1")
+}
