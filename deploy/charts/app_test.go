@@ -116,6 +116,24 @@ func TestAppChartWeightsAndPins(t *testing.T) {
 	}
 }
 
+// TestAppChartRouteWithoutGateway: a release the Helm deployer installs
+// from the chart's defaults names no Gateway; its HTTPRoute still renders,
+// with the rule shape the router edits, attached to nothing.
+func TestAppChartRouteWithoutGateway(t *testing.T) {
+	vals := values("router", "gatewayapi", "canary.enabled", true, "canary.trafficWeight", 0,
+		"backend.canary.image.repository", "registry.example.com/backend", "backend.canary.image.tag", "v1.1.0")
+	lintChart(t, appChart, namespace, vals)
+	r := mustRender(t, appChart, release, namespace, vals)
+	rt := get[gatewayv1.HTTPRoute](t, r, "HTTPRoute", release)
+	assert.Empty(t, rt.Spec.ParentRefs)
+	assert.Empty(t, rt.Spec.Hostnames)
+	require.Len(t, rt.Spec.Rules, 4)
+	assert.Empty(t, rt.Spec.Rules[3].Matches)
+	require.Len(t, rt.Spec.Rules[3].BackendRefs, 2)
+	assert.Equal(t, ptr.To[int32](100), rt.Spec.Rules[3].BackendRefs[0].Weight)
+	assert.Equal(t, ptr.To[int32](0), rt.Spec.Rules[3].BackendRefs[1].Weight)
+}
+
 // TestAppChartRefusesBadValues shows that values a rollout or a person could
 // get wrong fail before anything is rendered, with the schema's message
 // naming the field, from both `helm install` and `helm lint`.
@@ -145,8 +163,8 @@ func TestAppChartRefusesBadValues(t *testing.T) {
 			[]string{"at '/backend/canary/image/repository': minLength: got 0, want 1"}},
 		{"unknown router", values("router", "haproxy"),
 			[]string{"at '/router': value must be one of 'nginx', 'gatewayapi', 'none'"}},
-		{"gatewayapi without a gateway", values("router", "gatewayapi"),
-			[]string{"at '/gateway': missing property 'name'"}},
+		{"gateway name that is no name", values("router", "gatewayapi", "gateway.name", "Public Gateway"),
+			[]string{"at '/gateway/name'"}},
 		{"negative replicas", values("backend.replicas", -1),
 			[]string{"at '/backend/replicas': minimum: got -1, want 0"}},
 		{"misspelt key", values("canary.trafficweight", 10),

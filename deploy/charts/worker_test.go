@@ -96,6 +96,7 @@ func TestWorkerChartTargetsAndCredentials(t *testing.T) {
 		"slack.tokenSecret.name", "slack",
 		"slack.channel", "#deploys",
 		"image.tag", "v0.2.0",
+		"chartRoot", "/charts",
 	)
 	lintChart(t, workerChart, workerNamespace, vals)
 	r := mustRender(t, workerChart, workerRelease, workerNamespace, vals)
@@ -132,6 +133,7 @@ func TestWorkerChartTargetsAndCredentials(t *testing.T) {
 		assert.Empty(t, env[name].Value, "%s is a reference, never a value", name)
 	}
 	assert.Contains(t, c.Args, "--slack-channel=#deploys")
+	assert.Contains(t, c.Args, "--chart-root=/charts")
 
 	assert.Contains(t, mountPaths(c), "/etc/temporal/tls")
 	var tls *corev1.SecretVolumeSource
