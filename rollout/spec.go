@@ -63,6 +63,10 @@ type LocalDeploy struct {
 type HelmDeploy struct {
 	Chart   string `json:"chart"`
 	Release string `json:"release,omitempty"`
+	// Values are the release's own chart values (ingress host, gateway,
+	// resources, ...). canaryflow sets canary.*, the images and router on
+	// top of them; the chart's values.schema.json judges the result.
+	Values map[string]any `json:"values,omitempty"`
 }
 
 // Traffic chooses how requests are split between stable and canary.

@@ -135,6 +135,7 @@ func (d *Deployer) Deploy(ctx context.Context, spec rollout.Spec, role rollout.R
 	if last != nil {
 		vals = copyValues(last.Config)
 	}
+	merge(vals, spec.Deploy.Helm.Values)
 	if last == nil || get(vals, "backend.image.tag") == "" {
 		if err := setImage(vals, rollout.RoleStable, spec.Stable); err != nil {
 			return fmt.Errorf("installing %s needs the stable image: %w", spec.ReleaseName(), err)

@@ -88,3 +88,20 @@ func lookup(vals map[string]any, path string) any {
 	}
 	return m[keys[len(keys)-1]]
 }
+
+// merge writes src's values over dst, descending into maps, so a spec's
+// values change only the keys they name.
+func merge(dst, src map[string]any) {
+	for k, v := range src {
+		sm, ok := v.(map[string]any)
+		dm, isMap := dst[k].(map[string]any)
+		if ok && isMap {
+			merge(dm, sm)
+			continue
+		}
+		if ok {
+			v = copyValues(sm)
+		}
+		dst[k] = v
+	}
+}
