@@ -2,8 +2,10 @@ package kubeconfig
 
 import (
 	"fmt"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/canaryflow/canaryflow/rollout"
 )
@@ -44,3 +46,10 @@ func Permanent(err error) bool {
 	}
 	return false
 }
+
+// ConflictRetry is how the providers retry a read-modify-write that hit a
+// Conflict: more attempts than client-go's retry.DefaultRetry (5 at a
+// fixed 10 ms), spread out and jittered so that two writers retrying
+// against each other fall out of step. About a third of a second in all;
+// past it the Conflict is returned and the activity's own retry takes over.
+var ConflictRetry = wait.Backoff{Steps: 8, Duration: 10 * time.Millisecond, Factor: 1.5, Jitter: 0.5}

@@ -7,6 +7,8 @@ package kubeconfig
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -72,13 +74,26 @@ func (l *Loader) load(kubeContext string) (*rest.Config, error) {
 		rules = &clientcmd.ClientConfigLoadingRules{ExplicitPath: l.Kubeconfig}
 		source = "kubeconfig " + l.Kubeconfig
 	}
+	what := "loading Kubernetes client config from " + source
+	if kubeContext != "" {
+		what += fmt.Sprintf(" for context %q", kubeContext)
+	}
 	overrides := &clientcmd.ConfigOverrides{CurrentContext: kubeContext}
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
-	if err != nil {
-		what := "loading Kubernetes client config from " + source
-		if kubeContext != "" {
-			what += fmt.Sprintf(" for context %q", kubeContext)
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
+	if kubeContext != "" {
+		// clientcmd reports a missing context as plain text; checking first
+		// makes it permanent and lists what there is instead.
+		raw, err := cc.RawConfig()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
+		if _, ok := raw.Contexts[kubeContext]; !ok {
+			have := slices.Sorted(maps.Keys(raw.Contexts))
+			return nil, fmt.Errorf("%s: no such context (the kubeconfig has %q): %w", what, have, rollout.ErrPermanent)
+		}
+	}
+	cfg, err := cc.ClientConfig()
+	if err != nil {
 		if clientcmd.IsContextNotFound(err) || clientcmd.IsEmptyConfig(err) || clientcmd.IsConfigurationInvalid(err) {
 			return nil, fmt.Errorf("%s: %w (%w)", what, err, rollout.ErrPermanent)
 		}

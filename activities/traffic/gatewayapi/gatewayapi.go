@@ -53,7 +53,7 @@ var errNoCanaryRef = errors.New("no canary backendRef")
 // (stable gets 100-weight), with optimistic concurrency: each attempt
 // writes back the resourceVersion it read, and a Conflict (someone else
 // wrote in between) reads again and reapplies the change, so no other
-// writer's edit is lost. Conflicts that outlast client-go's retry budget
+// writer's edit is lost. Conflicts that outlast kubeconfig.ConflictRetry
 // are returned as retryable.
 //
 // Setting 0 succeeds when there is no route or no canary backendRef: no
@@ -70,7 +70,7 @@ func (r *Router) SetWeight(ctx context.Context, spec rollout.Spec, weight int) e
 		return err
 	}
 	name := objectName(spec)
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err = retry.RetryOnConflict(kubeconfig.ConflictRetry, func() error {
 		route, err := routes.Get(ctx, spec.RouteName(), metav1.GetOptions{})
 		if err != nil {
 			return err

@@ -60,7 +60,7 @@ func New(config func(kubeContext string) (*rest.Config, error)) *Router {
 // (and its canary annotation to "true"), with optimistic concurrency: each
 // attempt writes back the resourceVersion it read, and a Conflict (someone
 // else wrote in between) reads again and reapplies the change, so no other
-// writer's edit is lost. Conflicts that outlast client-go's retry budget
+// writer's edit is lost. Conflicts that outlast kubeconfig.ConflictRetry
 // are returned as retryable.
 //
 // Setting 0 on an Ingress that does not exist succeeds: no traffic reaches
@@ -77,7 +77,7 @@ func (r *Router) SetWeight(ctx context.Context, spec rollout.Spec, weight int) e
 	}
 	name := objectName(spec)
 	var written string
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err = retry.RetryOnConflict(kubeconfig.ConflictRetry, func() error {
 		ing, err := ingresses.Get(ctx, spec.IngressName(), metav1.GetOptions{})
 		if err != nil {
 			return err
