@@ -18,6 +18,9 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gateway "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
 	"github.com/canaryflow/canaryflow/internal/testenv"
 )
@@ -45,13 +48,15 @@ func helmConfig(t *testing.T, kubeconfig, namespace string) *action.Configuratio
 // server and then acts as its ServiceAccount, with a minted token: Helm run
 // with that token installs, tests, upgrades (canary removed) and uninstalls
 // the app chart in the target namespace, and the routers' and readiness
-// checks' requests succeed; anything else — Secrets of another namespace or
+// checks' requests succeed (with the gatewayapi router too, on the real
+// HTTPRoute CRD, which also validates the chart's route); anything else — Secrets of another namespace or
 // of the worker's own, deleting a namespace — is Forbidden.
 func TestWorkerChartRBACOnAPIServer(t *testing.T) {
 	cp := testenv.Kube(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	admin := cp.Client()
+	require.NoError(t, cp.InstallGatewayAPI(ctx))
 	for _, ns := range []string{workerNamespace, "shop", "other"} {
 		_, err := admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 		require.NoError(t, err)
@@ -67,7 +72,6 @@ func TestWorkerChartRBACOnAPIServer(t *testing.T) {
 	// The cluster admin installs the worker chart, granting it "shop" only.
 	inst := action.NewInstall(helmConfig(t, cp.KubeconfigPath(), workerNamespace))
 	inst.ReleaseName, inst.Namespace = workerRelease, workerNamespace
-	inst.Wait, inst.Timeout = true, helmTimeout
 	rel, err := inst.RunWithContext(ctx, loadChart(t, workerChart), values("targetNamespaces", []any{"shop"}))
 	require.NoError(t, err, "installing the worker chart\n%s", cp.LogTail())
 	require.Equal(t, helmrelease.StatusDeployed, rel.Info.Status)
@@ -143,6 +147,8 @@ func TestWorkerChartRBACOnAPIServer(t *testing.T) {
 	_, err = admin.NetworkingV1().Ingresses("shop").Get(ctx, "shop-canary", metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "canary Ingress left after the upgrade: %v", err)
 
+	checkGatewayRelease(ctx, t, saKubeconfig, sa, gateway.NewForConfigOrDie(saConfig))
+
 	// Outside its grant, everything is Forbidden.
 	forbidden := map[string]error{}
 	_, forbidden["list Secrets in another namespace"] = sa.CoreV1().Secrets("other").List(ctx, metav1.ListOptions{})
@@ -176,4 +182,45 @@ func TestWorkerChartRBACOnAPIServer(t *testing.T) {
 	deps, err := admin.AppsV1().Deployments("shop").List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
 	assert.Empty(t, deps.Items, fmt.Sprintf("Deployments left after uninstall: %d", len(deps.Items)))
+}
+
+// checkGatewayRelease installs the app chart with router gatewayapi as the
+// worker (the API server validates the HTTPRoute against its CRD), then
+// moves the default rule's weights as the gatewayapi router does, and
+// uninstalls.
+func checkGatewayRelease(ctx context.Context, t *testing.T, saKubeconfig string, sa kubernetes.Interface, gw gateway.Interface) {
+	t.Helper()
+	helm := helmConfig(t, saKubeconfig, "shop")
+	in := action.NewInstall(helm)
+	in.ReleaseName, in.Namespace = "web", "shop"
+	_, err := in.RunWithContext(ctx, loadChart(t, appChart), values("router", "gatewayapi",
+		"gateway.name", "public", "gateway.namespace", "gateways", "ingress.host", "web.example.com",
+		"canary.enabled", true, "canary.trafficWeight", 0,
+		"backend.canary.image.repository", "registry.example.com/backend", "backend.canary.image.tag", "v1.1.0"))
+	require.NoError(t, err, "helm install of the app chart (gatewayapi) as the worker")
+
+	routes := gw.GatewayV1().HTTPRoutes("shop")
+	rt, err := routes.Get(ctx, "web", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Len(t, rt.Spec.Rules, 4)
+	def := &rt.Spec.Rules[3]
+	// The chart gives the default rule no matches; the CRD's defaulting
+	// stores the one match that means the same (PathPrefix /).
+	require.Equal(t, []gatewayv1.HTTPRouteMatch{{Path: &gatewayv1.HTTPPathMatch{
+		Type: ptr.To(gatewayv1.PathMatchPathPrefix), Value: ptr.To("/"),
+	}}}, def.Matches)
+	require.Len(t, def.BackendRefs, 2)
+	require.Equal(t, gatewayv1.ObjectName("web-stable"), def.BackendRefs[0].Name)
+	def.BackendRefs[0].Weight, def.BackendRefs[1].Weight = ptr.To[int32](90), ptr.To[int32](10)
+	_, err = routes.Update(ctx, rt, metav1.UpdateOptions{FieldManager: "canaryflow"})
+	require.NoError(t, err, "updating the HTTPRoute's weights as the worker")
+	_, err = gw.GatewayV1().HTTPRoutes("other").List(ctx, metav1.ListOptions{})
+	assert.True(t, apierrors.IsForbidden(err), "list HTTPRoutes in another namespace: want Forbidden, got %v", err)
+
+	un := action.NewUninstall(helm)
+	un.Wait, un.Timeout = true, helmTimeout
+	_, err = un.Run("web")
+	require.NoError(t, err, "helm uninstall (gatewayapi) as the worker")
+	_, err = sa.AppsV1().Deployments("shop").Get(ctx, "web-canary", metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "web-canary left after uninstall: %v", err)
 }
