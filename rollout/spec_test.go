@@ -3,6 +3,7 @@ package rollout
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -119,7 +120,10 @@ func TestValidSpecPasses(t *testing.T) {
 }
 
 func TestExamplesAreValid(t *testing.T) {
-	for _, f := range []string{"../examples/reference.yaml", "../examples/try.yaml"} {
+	files, err := filepath.Glob("../examples/*.yaml")
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(files), 4)
+	for _, f := range files {
 		data, err := os.ReadFile(f)
 		require.NoError(t, err)
 		_, err = Parse(data)
