@@ -356,6 +356,9 @@ func checkSmokeJob(t *testing.T, r *rendered, roles []string) {
 	assert.Equal(t, ptr.To[int32](0), j.Spec.BackoffLimit)
 	pod := j.Spec.Template.Spec
 	assert.Equal(t, corev1.RestartPolicyNever, pod.RestartPolicy)
+	require.NotNil(t, pod.SecurityContext)
+	assert.Equal(t, ptr.To[int64](65534), pod.SecurityContext.RunAsUser, "runAsNonRoot needs a numeric user")
+	assert.Equal(t, ptr.To(true), pod.SecurityContext.RunAsNonRoot)
 	require.Len(t, pod.Containers, 1)
 	c := pod.Containers[0]
 	assert.Equal(t, "curlimages/curl:8.11.1", c.Image)

@@ -48,9 +48,10 @@ func helmConfig(t *testing.T, kubeconfig, namespace string) *action.Configuratio
 // server and then acts as its ServiceAccount, with a minted token: Helm run
 // with that token installs, tests, upgrades (canary removed) and uninstalls
 // the app chart in the target namespace, and the routers' and readiness
-// checks' requests succeed (with the gatewayapi router too, on the real
-// HTTPRoute CRD, which also validates the chart's route); anything else — Secrets of another namespace or
-// of the worker's own, deleting a namespace — is Forbidden.
+// checks' requests succeed, for the gatewayapi router too (on the real
+// HTTPRoute CRD, which also validates the chart's route). Anything else —
+// Secrets of another namespace or of the worker's own, deleting a
+// namespace, Helm outside the target namespace — is Forbidden.
 func TestWorkerChartRBACOnAPIServer(t *testing.T) {
 	cp := testenv.Kube(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
