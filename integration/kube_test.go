@@ -33,6 +33,7 @@ import (
 	"github.com/canaryflow/canaryflow/activities/traffic/gatewayapi"
 	"github.com/canaryflow/canaryflow/activities/traffic/nginx"
 	"github.com/canaryflow/canaryflow/control"
+	"github.com/canaryflow/canaryflow/internal/kube"
 	"github.com/canaryflow/canaryflow/internal/testenv"
 	"github.com/canaryflow/canaryflow/rollout"
 	"github.com/canaryflow/canaryflow/workflows"
@@ -43,6 +44,8 @@ import (
 // (kwok makes the pods Ready); metrics are scripted, since simulated pods
 // serve no traffic.
 type kubeEngine struct {
+	cp      *kube.ControlPlane
+	crash   *crashOnce
 	c       client.Client
 	cs      kubernetes.Interface
 	gw      gwclient.Interface
@@ -61,7 +64,7 @@ func startKubeEngine(t *testing.T) *kubeEngine {
 	cfg := func(string) (*rest.Config, error) { return cp.RESTConfig(), nil }
 	gw, err := gwclient.NewForConfig(cp.RESTConfig())
 	require.NoError(t, err)
-	e := &kubeEngine{c: c, cs: cp.Client(), gw: gw, metrics: metricsmem.New(nil)}
+	e := &kubeEngine{cp: cp, c: c, cs: cp.Client(), gw: gw, metrics: metricsmem.New(nil)}
 	routers := map[string]activities.TrafficRouter{"nginx": nginx.New(cfg), "gatewayapi": gatewayapi.New(cfg)}
 	d, err := helm.New(helm.Config{
 		RESTConfig: cfg,
@@ -71,8 +74,9 @@ func startKubeEngine(t *testing.T) *kubeEngine {
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	require.NoError(t, err)
+	e.crash = &crashOnce{Deployer: d, cp: cp}
 	acts := &activities.Activities{
-		Deployers: map[string]activities.Deployer{"helm": d}, Routers: routers,
+		Deployers: map[string]activities.Deployer{"helm": e.crash}, Routers: routers,
 		Metrics:     map[string]activities.MetricsSource{"memory": e.metrics},
 		Notifiers:   map[string]activities.Notifier{"log": &notifymem.Notifier{}},
 		IncidentDir: t.TempDir(), PollInterval: 100 * time.Millisecond,
@@ -298,6 +302,20 @@ func TestHelmRolloutsOnARealAPIServer(t *testing.T) {
 		require.Greater(t, gone, 0)
 		assert.Greater(t, last0, seen.index("weight 10"), "weight went back to 0 after traffic moved")
 		assert.Less(t, last0, gone, "weight 0 before the canary was removed")
+	})
+
+	t.Run("a worker killed mid-upgrade: the retry converges", func(t *testing.T) {
+		spec := kubeSpec(t, "crashy", "nginx")
+		e.namespace(t, spec.Namespace)
+		e.crash.arm(spec.App)
+		run, err := control.Start(ctx, e.c, spec, "it")
+		require.NoError(t, err)
+		res, err := control.Wait(ctx, e.c, run.GetID())
+		require.NoError(t, err)
+		require.Equal(t, rollout.PhasePromoted, res.Phase, res.Reason)
+		assert.True(t, e.crash.fired.Load(), "the crash happened")
+		assert.Equal(t, spec.Canary.Image, e.stableImage(ctx, t, spec))
+		e.noCanaryObjects(ctx, t, spec)
 	})
 
 	t.Run("a Helm failure rolls back with Helm's error in the status", func(t *testing.T) {
