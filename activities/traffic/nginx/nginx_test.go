@@ -45,6 +45,7 @@ func TestRouterOnAPIServer(t *testing.T) {
 	t.Run("absent canary Ingress", env.absent)
 	t.Run("malformed and scaled annotations", env.annotations)
 	t.Run("forbidden is permanent", env.forbidden)
+	t.Run("the spec's kube context is used", env.kubeContexts)
 	t.Run("a stopped API server is retryable", env.stoppedServer)
 }
 
