@@ -45,6 +45,7 @@ func run(ctx context.Context, args []string, logger *slog.Logger) error {
 	cfg.flags(fs)
 	var kube kubeConfig
 	kube.flags(fs)
+	metricsAddr := fs.String("metrics-address", "", "host:port serving /healthz, /readyz and /metrics (the worker chart sets :9464); empty: none")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -79,6 +80,14 @@ func run(ctx context.Context, args []string, logger *slog.Logger) error {
 		w.Stop()
 		return fmt.Errorf("starting the host queue worker: %w", err)
 	}
+	hs, err := serveHealth(*metricsAddr, logger)
+	if err != nil {
+		host.Stop()
+		w.Stop()
+		return err
+	}
+	defer hs.close()
+	hs.ready.Store(true)
 	<-ctx.Done()
 	host.Stop()
 	w.Stop()
