@@ -124,7 +124,7 @@ func (s *Source) redact(err error, spec rollout.Spec) error {
 }
 
 // settings returns the spec's Prometheus section with the defaults a spec
-// that skipped WithDefaults would lack.
+// that skipped WithDefaults would lack, and the spec's app among its labels.
 func (s *Source) settings(spec rollout.Spec) rollout.PrometheusMetrics {
 	var p rollout.PrometheusMetrics
 	if spec.Metrics.Prometheus != nil {
@@ -136,6 +136,7 @@ func (s *Source) settings(spec rollout.Spec) rollout.PrometheusMetrics {
 	if p.Address == "" {
 		p.Address = s.defaultAddress
 	}
+	p.Labels = withApp(p.Labels, spec.App)
 	return p
 }
 

@@ -30,6 +30,28 @@ var figures = []string{figRequestRate, figErrorRate, figP95, figP99}
 // makes the error rate 0, le="1" empties the quantiles).
 var labelsOwned = []string{"version", "code", "le"}
 
+// appLabel names the app on its series. The app chart labels its pods
+// app=<spec app> (the Helm deployer sets it) and the usual Kubernetes scrape
+// copies pod labels onto every series; the demo's Prometheus labels the same.
+const appLabel = "app"
+
+// withApp returns the spec's labels with app=<app> added, unless they name
+// the app label themselves or app is empty. A spec on Kubernetes selects its
+// namespace, and every app in it made with the chart has version=stable
+// pods: without the app, another app's traffic, errors and latency would be
+// counted as this app's stable (or canary, in a concurrent rollout). A spec
+// can say app: "" to match series without the label, for a Prometheus that
+// labels no apps. labels itself is never modified; it belongs to the spec.
+func withApp(labels map[string]string, app string) map[string]string {
+	if _, named := labels[appLabel]; named || app == "" {
+		return labels
+	}
+	out := make(map[string]string, len(labels)+1)
+	maps.Copy(out, labels)
+	out[appLabel] = app
+	return out
+}
+
 // selector is a PromQL label-matcher list without braces, like
 // `version="canary",route="/api"`: the version first, then the spec's labels
 // sorted by name so the resolved queries are stable across measurements.

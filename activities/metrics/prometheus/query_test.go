@@ -119,3 +119,19 @@ func BenchmarkBuildQueries(b *testing.B) {
 		}
 	}
 }
+
+func TestWithAppAddsTheSpecsApp(t *testing.T) {
+	spec := map[string]string{"namespace": "prod"}
+	assert.Equal(t, map[string]string{"namespace": "prod", "app": "shop"}, withApp(spec, "shop"))
+	assert.Equal(t, map[string]string{"namespace": "prod"}, spec, "the spec's map is not modified")
+	assert.Equal(t, map[string]string{"app": "shop"}, withApp(nil, "shop"))
+	// The spec's own app label wins, even empty (series without the label).
+	assert.Equal(t, map[string]string{"app": "web"}, withApp(map[string]string{"app": "web"}, "shop"))
+	assert.Equal(t, map[string]string{"app": ""}, withApp(map[string]string{"app": ""}, "shop"))
+	// No app, nothing to add (a spec that skipped validation).
+	assert.Nil(t, withApp(nil, ""))
+
+	sel, err := seriesMatcher("m_count", withApp(map[string]string{"app": ""}, "shop"), true)
+	require.NoError(t, err)
+	assert.Equal(t, `m_count{version=~"stable|canary",app=""}`, sel)
+}
