@@ -9,9 +9,10 @@ BIN := $(CURDIR)/bin
 TEMPORAL_VERSION := v1.5.1
 TEMPORAL := $(CACHE)/temporal@$(TEMPORAL_VERSION)/temporal
 SCENARIO ?= good
+ROUTER ?= gatewayapi
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all tools kube-tools build test unit bench demo vet fmt histories clean
+.PHONY: all tools kube-tools build test unit bench demo demo-k8s vet fmt histories clean
 
 all: build
 
@@ -57,6 +58,12 @@ bench:
 ## demo: a real canary rollout on this machine (SCENARIO=good|bad)
 demo: tools build
 	$(BIN)/demo --scenario $(SCENARIO)
+
+## demo-k8s: the same rollout on the Kubernetes test control plane: Helm installs the
+## app chart, the Gateway API router moves the weight (ROUTER=nginx: the canary Ingress);
+## kwok simulates the pods, local processes serve and measure for them (SCENARIO=good|bad)
+demo-k8s: tools build
+	$(BIN)/demo-k8s --scenario $(SCENARIO) --router $(ROUTER)
 
 ## histories: capture fresh replay histories from real runs on the dev server
 histories: tools build
