@@ -99,7 +99,9 @@ type PrometheusMetrics struct {
 	Address string `json:"address,omitempty"`
 	// Metric is the request-duration histogram's base name.
 	Metric string `json:"metric,omitempty"`
-	// Labels are extra equality matchers added to every query.
+	// Labels are extra equality matchers added to every query. The app's
+	// own label, app="<app>", is added unless Labels names app (app: ""
+	// switches it off, for a Prometheus that does not label apps).
 	Labels map[string]string `json:"labels,omitempty"`
 }
 

@@ -361,6 +361,10 @@ func (e *env) forbidden(t *testing.T) {
 	assert.True(t, apierrors.IsForbidden(err), "%v", err)
 }
 
+// apiServerOutage is how long the API server is stopped: the 20 s,
+// longer than a control plane's leader election blip.
+const apiServerOutage = 20 * time.Second
+
 // With the API server stopped (SIGSTOP: it accepts connections and never
 // answers), each attempt times out with a retryable error; attempts made
 // the way Temporal makes them succeed once it runs again.
@@ -384,7 +388,7 @@ func (e *env) stoppedServer(t *testing.T) {
 	}
 	t.Cleanup(resume)
 	stopped := time.Now()
-	time.AfterFunc(5*time.Second, resume)
+	time.AfterFunc(apiServerOutage, resume)
 
 	var failures int
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
