@@ -23,14 +23,14 @@ func (e *Env) printAddresses(p *printer, o ScenarioOptions, s *standIns) {
   kube-apiserver  %s  (one kwok node: %s)
   kubeconfig      %s
                   (kubectl --kubeconfig <it> -n %s get %s -w)
-  Temporal UI     %s/namespaces/default/workflows
+  Temporal UI     %s/namespaces/%s/workflows
   Prometheus      %s
   local router    %s  (try: curl -H 'X-Canary: always' %s/health)
   worker log      %s
   steer it        %s
 
 `, e.Kube.Host(), e.Kube.NodeName(), e.Kube.KubeconfigPath(), o.App, objects,
-		e.Temporal.UIURL(), s.Prometheus.URL(), s.RouterURL, s.RouterURL, e.WorkerLogPath(), steer)
+		e.Temporal.UIURL(), e.Temporal.Namespace(), s.Prometheus.URL(), s.RouterURL, s.RouterURL, e.WorkerLogPath(), steer)
 }
 
 // printEnd prints the outcome and what is left on the cluster.
