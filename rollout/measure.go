@@ -69,6 +69,11 @@ type Sample struct {
 	// Queries are the resolved queries, keyed like "canary.errorRate", kept so a
 	// verdict can be checked by hand against the metrics backend.
 	Queries map[string]string `json:"queries,omitempty"`
+	// Window are the counts over the analysis window; Cumulative since the
+	// current weight began (when the source was asked for them). Either may
+	// be nil: a source that gives only rates.
+	Window     *Counts `json:"window,omitempty"`
+	Cumulative *Counts `json:"cumulative,omitempty"`
 }
 
 // Measurement is one recorded analysis result.
