@@ -35,6 +35,11 @@ type PrometheusOptions struct {
 	// DataDir holds the config and the TSDB; empty means a temporary
 	// directory that Stop removes.
 	DataDir string
+	// TSDBDir, when set, is the TSDB Prometheus opens instead of one in
+	// DataDir: blocks written into it beforehand (promtool tsdb
+	// create-blocks-from openmetrics) are queried as recorded. Prometheus
+	// adds its lock and WAL to it; Stop leaves it in place.
+	TSDBDir string
 	// ExtraArgs are appended to the command line (e.g. --enable-feature=...).
 	ExtraArgs []string
 	// LogLevel is Prometheus's --log.level; empty means warn.
@@ -113,9 +118,13 @@ func startPrometheusOnce(ctx context.Context, bin, dir, configPath string, opts 
 		}
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	tsdb := opts.TSDBDir
+	if tsdb == "" {
+		tsdb = filepath.Join(dir, "data")
+	}
 	args := []string{
 		"--config.file=" + configPath,
-		"--storage.tsdb.path=" + filepath.Join(dir, "data"),
+		"--storage.tsdb.path=" + tsdb,
 		"--web.listen-address=" + addr,
 		"--web.enable-lifecycle",
 		"--log.level=" + opts.LogLevel,
