@@ -85,6 +85,9 @@ type Measurement struct {
 	Verdict Verdict   `json:"verdict"`
 	// Reasons explain a non-successful verdict, one rule or error per line.
 	Reasons []string `json:"reasons,omitempty"`
+	// Rules are the statistical judgement of each rule, when the sample
+	// carried counts.
+	Rules []RuleResult `json:"rules,omitempty"`
 }
 
 // Evaluate applies the thresholds to a sample. Rules comparing against stable

@@ -1,0 +1,139 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/canaryflow/canaryflow/analysis/stats"
+	"github.com/canaryflow/canaryflow/rollout"
+)
+
+// agresti smooths a proportion for the sequential test's variance: with
+// few requests and no error yet, p̂ = 0 would claim no uncertainty at all.
+func agresti(x, n float64) (p, nn float64) {
+	nn = n + 2
+	return (x + 1) / nn, nn
+}
+
+// errorRateRule: the canary's error rate above the absolute limit.
+func errorRateRule(can rollout.VersionCounts, limit, conf, minN float64) rule {
+	n, x := can.Requests, can.Errors
+	lo, hi := stats.Wilson(x, n, conf)
+	ps, nn := agresti(x, n)
+	est := math.NaN()
+	if n > 0 {
+		est = x / n
+	}
+	return rule{
+		name: RuleErrorRate, estimate: est, limit: limit,
+		thetaHat: ps - limit, v: ps * (1 - ps) / nn, lo: lo, hi: hi, enough: n >= minN,
+		describe: func(p, alpha float64, v rollout.Verdict) string {
+			return fmt.Sprintf("canary %.0f/%.0f errors (%s, %.0f %% CI %s–%s) vs limit %s: %s → %s",
+				x, n, pctOrNone(est), 100*conf, pct(lo), pct(hi), pct(limit), pClause(p, alpha), verdictWord(v))
+		},
+	}
+}
+
+// errorIncreaseRule: the canary's error rate above stable's plus a margin.
+func errorIncreaseRule(can, sta rollout.VersionCounts, margin, conf, minN float64) rule {
+	lo, hi := stats.NewcombeDiff(can.Errors, can.Requests, sta.Errors, sta.Requests, conf)
+	pc, nc := agresti(can.Errors, can.Requests)
+	ps, ns := agresti(sta.Errors, sta.Requests)
+	est := math.NaN()
+	if can.Requests > 0 && sta.Requests > 0 {
+		est = can.Errors/can.Requests - sta.Errors/sta.Requests
+	}
+	fisher := stats.FisherGreater(can.Errors, can.Requests, sta.Errors, sta.Requests)
+	return rule{
+		name: RuleErrorIncrease, estimate: est, limit: margin,
+		thetaHat: pc - ps - margin, v: pc*(1-pc)/nc + ps*(1-ps)/ns, lo: lo, hi: hi,
+		enough: can.Requests >= minN && sta.Requests >= minN,
+		describe: func(p, alpha float64, v rollout.Verdict) string {
+			return fmt.Sprintf("canary %.0f/%.0f errors (%s) vs stable %.0f/%.0f (%s): difference %s (%.0f %% CI %s to %s), limit +%s; Fisher p = %.2g; sequential %s → %s",
+				can.Errors, can.Requests, pctOrNone(ratio(can.Errors, can.Requests)), sta.Errors, sta.Requests,
+				pctOrNone(ratio(sta.Errors, sta.Requests)), pctOrNone(est), 100*conf, pct(lo), pct(hi), pct(margin),
+				fisher, pClause(p, alpha), verdictWord(v))
+		},
+	}
+}
+
+// slowRule: more than 5 % of canary requests slower than a latency, which
+// is "the canary's p95 is above that latency" judged on counts.
+func slowRule(name string, can rollout.VersionCounts, latency, conf, minN float64, what string) rule {
+	les, cum := buckets(can)
+	above, total := stats.ShareAbove(les, cum, latency)
+	lo, hi := stats.Wilson(above, total, conf)
+	ps, nn := agresti(above, total)
+	est := ratio(above, total)
+	return rule{
+		name: name, estimate: est, limit: slowShare,
+		thetaHat: ps - slowShare, v: ps * (1 - ps) / nn, lo: lo, hi: hi, enough: total >= minN,
+		describe: func(p, alpha float64, v rollout.Verdict) string {
+			return fmt.Sprintf("canary %.0f/%.0f requests slower than %s (%s, %.0f %% CI %s–%s); %s needs ≤ 5 %%: %s → %s",
+				above, total, secs(latency), pctOrNone(est), 100*conf, pct(lo), pct(hi), what, pClause(p, alpha), verdictWord(v))
+		},
+	}
+}
+
+// latencyRatioRule: the canary's p95 above ratio × stable's p95, judged as
+// the share of canary requests slower than that latency.
+func latencyRatioRule(can, sta rollout.VersionCounts, ratioLimit, conf, minN float64) rule {
+	sles, scum := buckets(sta)
+	stableP95 := stats.QuantileFromBuckets(sles, scum, 0.95)
+	if math.IsNaN(stableP95) || sta.Requests < minN {
+		return rule{
+			name: RuleLatencyRatio, estimate: math.NaN(), limit: slowShare, thetaHat: math.NaN(),
+			lo: math.NaN(), hi: math.NaN(),
+			describe: func(float64, float64, rollout.Verdict) string {
+				return fmt.Sprintf("stable has too few requests (%.0f) for a p95 baseline → Inconclusive", sta.Requests)
+			},
+		}
+	}
+	r := slowRule(RuleLatencyRatio, can, ratioLimit*stableP95, conf, minN,
+		fmt.Sprintf("p95 ≤ %g × stable p95 %s", ratioLimit, secs(stableP95)))
+	cles, ccum := buckets(can)
+	if len(cles) == len(sles) && len(cles) > 0 {
+		_, z, pmw := stats.MannWhitneyBinned(perBin(ccum), perBin(scum))
+		inner := r.describe
+		r.describe = func(p, alpha float64, v rollout.Verdict) string {
+			return fmt.Sprintf("%s (Mann-Whitney canary slower: z = %.2f, p = %.2g)", inner(p, alpha, v), z, pmw)
+		}
+	}
+	return r
+}
+
+// buckets returns a version's histogram as upper bounds and cumulative counts.
+func buckets(v rollout.VersionCounts) (les, cum []float64) {
+	for _, b := range v.Buckets {
+		les = append(les, float64(b.LE))
+		cum = append(cum, b.Count)
+	}
+	return les, cum
+}
+
+// perBin turns cumulative bucket counts into counts per bin.
+func perBin(cum []float64) []float64 {
+	out := make([]float64, len(cum))
+	prev := 0.0
+	for i, c := range cum {
+		out[i] = math.Max(c-prev, 0)
+		prev = c
+	}
+	return out
+}
+
+func ratio(x, n float64) float64 {
+	if n <= 0 {
+		return math.NaN()
+	}
+	return x / n
+}
+
+func pctOrNone(v float64) string {
+	if math.IsNaN(v) {
+		return "no data"
+	}
+	return pct(v)
+}
+
+func secs(s float64) string { return fmt.Sprintf("%.3gs", s) }
