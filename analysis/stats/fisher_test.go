@@ -32,9 +32,14 @@ func TestFisherGreaterTextbookValues(t *testing.T) {
 		{"equal proportions", 3, 10, 3, 10, 0.6857585139318885, 1e-13},
 		// scipy 1.10.1 fisher_exact([[1, 0], [0, 1]], "greater").
 		{"one each", 1, 1, 0, 1, 0.5, 1e-15},
-		// scipy 1.10.1 fisher_exact([[1200, 998800], [1000, 999000]],
-		// "greater") = hypergeom.sf(1199, 2000000, 2200, 1000000).
-		{"a million each", 1200, 1e6, 1000, 1e6, 1.0795513966870165e-05, 1e-9 * 1.08e-5},
+		// 1200 vs 1000 errors in a million requests each. The hypergeometric
+		// tail summed at 40 significant digits with mpmath 1.2.1 (loggamma
+		// for the first term, the exact ratio recurrence after it):
+		// 1.0795513964348430e-05. (scipy 1.10.1 fisher_exact gives
+		// 1.0795513966870165e-05, off by 2e-10 relative.)
+		{"a million each", 1200, 1e6, 1000, 1e6, 1.0795513964348430e-05, 1e-12 * 1.08e-5},
+		// mpmath at 40 digits, as above: 5.193402165718937467e-7.
+		{"a million each, clearly worse", 10700, 1e6, 10000, 1e6, 5.193402165718937467e-7, 1e-12 * 5.2e-7},
 		// 10 vs 3 errors in a million requests each: the exact value, from
 		// the rational sum over x = 10..13 (Python fractions),
 		// 0.046142054443228456. (scipy 1.10.1 gives 0.04614205445, off in
@@ -76,14 +81,14 @@ func TestFisherGreaterHugeCounts(t *testing.T) {
 		assert.LessOrEqual(t, p, prev)
 		prev = p
 	}
-	// scipy 1.10.1 fisher_exact([[10005000, ...], [10000000, ...]],
-	// "greater") = 0.13065447051925244.
-	assert.InDelta(t, 0.13065447051925244, FisherGreater(1e7+5000, 1e9, 1e7, 1e9), 1e-8)
-	// 50000 more errors at sd ≈ 2225 is z ≈ 11: a p of order 1e-28, still
-	// representable and positive.
-	p := FisherGreater(1e7+50000, 1e9, 1e7, 1e9)
-	assert.Greater(t, p, 0.0)
-	assert.Less(t, p, 1e-20)
+	// 1e9 requests each, 1 % errors, 5000 more in the canary: mpmath 1.2.1
+	// at 40 digits gives 0.13065447455398591374 (scipy 1.10.1 fisher_exact
+	// gives 0.13065447051925244, off by 3e-8 relative; plain Lgamma
+	// differences would lose ~1e-6 here, see logHyperPMF).
+	assert.InEpsilon(t, 0.13065447455398591374, FisherGreater(1e7+5000, 1e9, 1e7, 1e9), 1e-12)
+	// 50000 more errors, z ≈ 11: mpmath gives 1.5798034654471470933e-29,
+	// still representable and relatively precise.
+	assert.InEpsilon(t, 1.5798034654471470933e-29, FisherGreater(1e7+50000, 1e9, 1e7, 1e9), 1e-12)
 	// Everything in one group: the p-value is the single-table probability.
 	assert.InDelta(t, 1.0/252, FisherGreater(5e0, 5, 0, 5), 1e-15)
 	assert.Equal(t, 1.0, FisherGreater(0, 1e9, 1e9, 1e9))
