@@ -1,6 +1,7 @@
 // Package memory is a scripted MetricsSource for tests: each measurement
 // comes from a function of the call number, so a test can make the canary
-// degrade at a chosen moment.
+// degrade at a chosen moment. A scripted sample is returned as it is,
+// counts (Window, Cumulative) included.
 package memory
 
 import (
@@ -14,6 +15,10 @@ import (
 // Script returns the n-th sample (n counts from 1).
 type Script func(n int) (rollout.Sample, error)
 
+// CountsScript returns the counts for the n-th MeasureCounts call (n counts
+// from 1), asked for since a moment.
+type CountsScript func(n int, since time.Time) (*rollout.Counts, error)
+
 // Metrics replays a Script.
 type Metrics struct {
 	mu     sync.Mutex
@@ -25,6 +30,10 @@ type Metrics struct {
 	ByApp map[string]Script
 	// CheckErr, when set, is what Check returns.
 	CheckErr error
+	// Counts, when set, answers MeasureCounts; unset, MeasureCounts has
+	// no counts (nil, nil), like a source that gives only rates.
+	Counts     CountsScript
+	countCalls int
 }
 
 // New returns a source that follows script; nil means always Healthy().
@@ -46,6 +55,18 @@ func (m *Metrics) Measure(_ context.Context, spec rollout.Spec, _ time.Duration)
 	}
 	m.mu.Unlock()
 	return script(n)
+}
+
+// MeasureCounts returns the next scripted counts since since.
+func (m *Metrics) MeasureCounts(_ context.Context, _ rollout.Spec, since time.Time) (*rollout.Counts, error) {
+	m.mu.Lock()
+	m.countCalls++
+	n, script := m.countCalls, m.Counts
+	m.mu.Unlock()
+	if script == nil {
+		return nil, nil
+	}
+	return script(n, since)
 }
 
 // Check returns CheckErr.

@@ -1,7 +1,9 @@
 // Package prometheus is the MetricsSource that judges a canary by the
 // request-duration histogram every canaryflow app exports, labelled with
 // version="stable" or "canary": it asks Prometheus's HTTP API for each
-// version's request rate, 5xx share and p95/p99 over the analysis window.
+// version's request rate, 5xx share and p95/p99 over the analysis window,
+// and for the counts behind them (requests, 5xx, histogram buckets) over
+// the window and since a moment (MeasureCounts), which statistics need.
 //
 // It satisfies activities.MetricsSource structurally and imports only
 // package rollout, like every provider, so providers stay independent.
@@ -11,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"strings"
@@ -44,8 +47,11 @@ type Source struct {
 	creds          *credentials
 	token          string
 	queryTimeout   time.Duration
+	scrapeInterval time.Duration
 	transport      http.RoundTripper
 	log            *slog.Logger
+	// now is the evaluation time of every query; tests pin it.
+	now func() time.Time
 }
 
 // Option configures a Source.
@@ -94,7 +100,7 @@ func WithLogger(l *slog.Logger) Option {
 // cannot collect them either. They are never printed: messages name the
 // server without them, and are scrubbed of them should a server echo them.
 func New(defaultAddress string, opts ...Option) *Source {
-	s := &Source{queryTimeout: DefaultQueryTimeout, log: slog.Default()}
+	s := &Source{queryTimeout: DefaultQueryTimeout, scrapeInterval: DefaultScrapeInterval, log: slog.Default(), now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}
@@ -165,6 +171,12 @@ func (s *Source) client(address string) (promv1.API, string, error) {
 // cannot be asked or fails to answer, and rollout.ErrNoData when the canary
 // has no series at all; with either it still returns what it measured. Its
 // errors name the server with its credentials redacted.
+//
+// The sample's Window holds both versions' counts over the same window
+// (requests, 5xx, histogram buckets; see MeasureCounts for their shape),
+// asked for alongside the figures; it is nil only when a query failed,
+// since a count that could not be read must not pass for zero. Cumulative
+// is left nil: MeasureCounts fills it.
 func (s *Source) Measure(ctx context.Context, spec rollout.Spec, window time.Duration) (rollout.Sample, error) {
 	sample, err := s.measure(ctx, spec, window)
 	return sample, s.redact(err, spec)
@@ -177,14 +189,21 @@ func (s *Source) measure(ctx context.Context, spec rollout.Spec, window time.Dur
 	if err != nil {
 		return sample, fmt.Errorf("building queries: %w", err)
 	}
-	sample.Queries = queries
+	countQs, err := buildCountQueries(p, rangeOf(window))
+	if err != nil {
+		return sample, fmt.Errorf("building counts queries: %w", err)
+	}
+	sample.Queries = make(map[string]string, len(queries)+len(countQs))
+	maps.Copy(sample.Queries, queries)
+	maps.Copy(sample.Queries, countQs)
 	api, addr, err := s.client(p.Address)
 	if err != nil {
 		return sample, err
 	}
 
-	// One evaluation time for all, so the figures describe the same window.
-	at := time.Now()
+	// One evaluation time for all, so the figures and counts describe the
+	// same window.
+	at := s.now()
 	var (
 		mu    sync.Mutex
 		found = make(map[string]bool, len(queries))
@@ -200,6 +219,7 @@ func (s *Source) measure(ctx context.Context, spec rollout.Spec, window time.Dur
 			return err
 		})
 	}
+	counts := s.goCounts(gctx, g, api, addr, countQs, at)
 	err = g.Wait()
 	fill := func(role rollout.Role, f *rollout.VersionFigures) {
 		get := func(fig string) rollout.Value {
@@ -215,6 +235,7 @@ func (s *Source) measure(ctx context.Context, spec rollout.Spec, window time.Dur
 	if err != nil {
 		return sample, fmt.Errorf("measuring canary against stable: %w", err)
 	}
+	sample.Window = counts.counts(windowSpan(window))
 	if !found[string(rollout.RoleCanary)+"."+figRequestRate] {
 		return sample, fmt.Errorf("measuring canary against stable: Prometheus at %s has no canary series over the last %s for %s: %w",
 			addr, rangeOf(window), queries[string(rollout.RoleCanary)+"."+figRequestRate], rollout.ErrNoData)
@@ -225,14 +246,9 @@ func (s *Source) measure(ctx context.Context, spec rollout.Spec, window time.Dur
 // query evaluates one instant query and returns its single value; found is
 // false when the result is empty (no series), and the value is then NaN.
 func (s *Source) query(ctx context.Context, api promv1.API, addr, key, q string, at time.Time) (v float64, found bool, err error) {
-	ctx, cancel := context.WithTimeout(ctx, s.queryTimeout)
-	defer cancel()
-	res, warnings, _, err := api.Query(ctx, q, at, promv1.WithTimeout(serverTimeout(s.queryTimeout)))
+	res, err := s.eval(ctx, api, addr, key, q, at)
 	if err != nil {
-		return math.NaN(), false, fmt.Errorf("querying Prometheus at %s for %s (%s): %w: %w", addr, key, q, rollout.ErrQueryFailed, err)
-	}
-	if len(warnings) > 0 {
-		s.log.Warn("prometheus query warnings", "address", addr, "figure", key, "query", q, "warnings", warnings)
+		return math.NaN(), false, err
 	}
 	switch r := res.(type) {
 	case model.Vector:
@@ -250,6 +266,21 @@ func (s *Source) query(ctx context.Context, api promv1.API, addr, key, q string,
 		return math.NaN(), false, fmt.Errorf("querying Prometheus at %s for %s (%s): unexpected result type %s: %w",
 			addr, key, q, res.Type(), rollout.ErrQueryFailed)
 	}
+}
+
+// eval evaluates one instant query within the per-query timeout and logs
+// the warnings Prometheus sends with its answer.
+func (s *Source) eval(ctx context.Context, api promv1.API, addr, key, q string, at time.Time) (model.Value, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.queryTimeout)
+	defer cancel()
+	res, warnings, _, err := api.Query(ctx, q, at, promv1.WithTimeout(serverTimeout(s.queryTimeout)))
+	if err != nil {
+		return nil, fmt.Errorf("querying Prometheus at %s for %s (%s): %w: %w", addr, key, q, rollout.ErrQueryFailed, err)
+	}
+	if len(warnings) > 0 {
+		s.log.Warn("prometheus query warnings", "address", addr, "figure", key, "query", q, "warnings", warnings)
+	}
+	return res, nil
 }
 
 // serverTimeout is the timeout Prometheus is told: whole seconds, because

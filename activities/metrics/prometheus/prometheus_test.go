@@ -149,7 +149,22 @@ func TestAgainstRealPrometheus(t *testing.T) {
 		assert.InEpsilon(t, 0.059, float64(s.Stable.P99), 0.25)
 		assert.InEpsilon(t, 1.19, float64(s.Canary.P99), 0.25)
 
-		require.Len(t, s.Queries, 8)
+		require.Len(t, s.Queries, 14)
+		// The window's counts are the same series over the same window:
+		// rate() is increase() divided by the range.
+		require.NotNil(t, s.Window)
+		assert.Equal(t, rollout.Duration(window), s.Window.Span)
+		assert.InEpsilon(t, float64(s.Canary.RequestRate)*window.Seconds(), s.Window.Canary.Requests, 1e-9)
+		assert.InEpsilon(t, float64(s.Stable.RequestRate)*window.Seconds(), s.Window.Stable.Requests, 1e-9)
+		assert.InEpsilon(t, float64(s.Canary.ErrorRate)*s.Window.Canary.Requests, s.Window.Canary.Errors, 1e-9)
+		require.Len(t, s.Window.Canary.Buckets, 41, "40 bounds and +Inf")
+		last := s.Window.Canary.Buckets[40]
+		assert.True(t, math.IsInf(float64(last.LE), 1))
+		assert.InEpsilon(t, s.Window.Canary.Requests, last.Count, 1e-9)
+		for _, k := range []string{"requests", "errors", "buckets"} {
+			assert.Contains(t, s.Queries["canary."+k], `version="canary",app="shop",route="/api/properties"`)
+			assert.Contains(t, s.Queries["stable."+k], `version="stable",app="shop",route="/api/properties"`)
+		}
 		for _, k := range []string{"requestRate", "errorRate", "p95", "p99"} {
 			assert.Contains(t, s.Queries["canary."+k], `version="canary",app="shop",route="/api/properties"`)
 			assert.Contains(t, s.Queries["stable."+k], `version="stable",app="shop",route="/api/properties"`)
@@ -185,7 +200,10 @@ func TestAgainstRealPrometheus(t *testing.T) {
 		assert.False(t, errors.Is(err, rollout.ErrQueryFailed), err)
 		assert.True(t, s.Canary.RequestRate.Missing())
 		assert.InEpsilon(t, 10, float64(s.Stable.RequestRate), 0.15)
-		assert.Len(t, s.Queries, 8)
+		assert.Len(t, s.Queries, 14)
+		require.NotNil(t, s.Window, "the counts measured come back too")
+		assert.Zero(t, s.Window.Canary.Requests)
+		assert.InEpsilon(t, 10*window.Seconds(), s.Window.Stable.Requests, 0.15)
 	})
 
 	t.Run("a label value cannot inject PromQL", func(t *testing.T) {
@@ -246,7 +264,8 @@ func TestUnreachablePrometheusIsQueryFailed(t *testing.T) {
 			assert.False(t, errors.Is(err, rollout.ErrNoData))
 			assert.True(t, s.Canary.RequestRate.Missing())
 			assert.True(t, math.IsNaN(float64(s.Stable.P95)))
-			assert.Len(t, s.Queries, 8, "queries are reported even when they fail")
+			assert.Len(t, s.Queries, 14, "queries are reported even when they fail")
+			assert.Nil(t, s.Window, "no counts where none could be read")
 
 			err = src.Check(context.Background(), spec("", nil))
 			require.ErrorIs(t, err, rollout.ErrQueryFailed)

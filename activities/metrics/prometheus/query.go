@@ -109,8 +109,13 @@ func checkMetric(metric string) error {
 // rangeOf renders the analysis window as a PromQL range: whole seconds (so
 // every Prometheus version parses it), at least one.
 func rangeOf(window time.Duration) string {
-	secs := int64(window.Round(time.Second) / time.Second)
-	return fmt.Sprintf("%ds", max(secs, 1))
+	return fmt.Sprintf("%ds", int64(windowSpan(window)/time.Second))
+}
+
+// windowSpan is the span rangeOf(window) covers: window rounded to whole
+// seconds, at least one.
+func windowSpan(window time.Duration) time.Duration {
+	return max(window.Round(time.Second), time.Second)
 }
 
 // versionQueries returns one version's queries keyed by figure.
