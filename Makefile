@@ -55,6 +55,13 @@ unit:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./middleware/ ./rollout/ ./activities/metrics/prometheus/ ./integration/
 
+## bench-decisions: how the judge and today's fixed-window rules decide simulated
+## rollouts of the default plan (seeded, 1,000 runs per scenario and rate; a few
+## seconds); BENCH_DECISIONS_FLAGS=-tune adds rows for alternative judge settings
+.PHONY: bench-decisions
+bench-decisions:
+	$(GO) run ./analysis/sim/cmd/bench-decisions $(BENCH_DECISIONS_FLAGS)
+
 ## demo: a real canary rollout on this machine (SCENARIO=good|bad)
 demo: tools build
 	$(BIN)/demo --scenario $(SCENARIO)
