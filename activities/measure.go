@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/canaryflow/canaryflow/rollout"
 )
@@ -27,6 +28,15 @@ type MeasureInput struct {
 	Namespace string           `json:"namespace"`
 	Metrics   rollout.Metrics  `json:"metrics"`
 	Analysis  rollout.Analysis `json:"analysis"`
+	// Since, when set, asks for counts since that moment (the current
+	// weight's start) in Sample.Cumulative, for sequential judgement.
+	Since time.Time `json:"since,omitzero"`
+}
+
+// CountsSource is a MetricsSource that can also count requests, errors and
+// latency buckets since a moment; sequential judgement needs it.
+type CountsSource interface {
+	MeasureCounts(ctx context.Context, spec rollout.Spec, since time.Time) (*rollout.Counts, error)
 }
 
 // MeasureInputOf takes from spec what a measurement needs.
@@ -42,6 +52,15 @@ func (a *Activities) Measure(ctx context.Context, in MeasureInput) (MeasureResul
 		return MeasureResult{}, err
 	}
 	s, err := m.Measure(ctx, spec, spec.Analysis.Window.D())
+	if err == nil && !in.Since.IsZero() && s.Cumulative == nil {
+		if cs, ok := m.(CountsSource); ok {
+			c, cerr := cs.MeasureCounts(ctx, spec, in.Since)
+			if cerr != nil {
+				return MeasureResult{Sample: s, Verdict: rollout.Error, Reason: fmt.Sprintf("counting since the weight began: %v", cerr)}, nil
+			}
+			s.Cumulative = c
+		}
+	}
 	switch {
 	case err == nil:
 		return MeasureResult{Sample: s}, nil

@@ -130,5 +130,6 @@ func (a Analysis) withDefaults() Analysis {
 	if l.MaxConsecutiveErrors == nil {
 		l.MaxConsecutiveErrors = ptr(4)
 	}
+	a.Judging = a.Judging.withDefaults()
 	return a
 }

@@ -154,6 +154,7 @@ type Analysis struct {
 	Window     Duration   `json:"window,omitempty"`
 	Thresholds Thresholds `json:"thresholds"`
 	Limits     Limits     `json:"limits"`
+	Judging    Judging    `json:"judging"`
 }
 
 // Thresholds are the rollback rules; a canary crossing any of them fails.

@@ -134,13 +134,18 @@ type Status struct {
 	Phase     Phase   `json:"phase"`
 	Paused    bool    `json:"paused"`
 	// Step is the current step's number, counting from 1 as people do; 0 before the first.
-	Step          int           `json:"step"`
-	StepCount     int           `json:"stepCount"`
-	StepName      string        `json:"stepName,omitempty"`
-	StepStartedAt time.Time     `json:"stepStartedAt"`
-	Weight        int           `json:"weight"`
-	Smoke         *SmokeReport  `json:"smoke,omitempty"`
-	Measurements  []Measurement `json:"measurements,omitempty"`
+	Step          int       `json:"step"`
+	StepCount     int       `json:"stepCount"`
+	StepName      string    `json:"stepName,omitempty"`
+	StepStartedAt time.Time `json:"stepStartedAt"`
+	Weight        int       `json:"weight"`
+	// WeightSince is when the current weight was set: sequential judgement
+	// counts every request since then.
+	WeightSince time.Time `json:"weightSince"`
+	// Judge is the sequential judgement's state at the current weight.
+	Judge        JudgeState    `json:"judge"`
+	Smoke        *SmokeReport  `json:"smoke,omitempty"`
+	Measurements []Measurement `json:"measurements,omitempty"`
 	// MeasurementsTaken counts every measurement, including those dropped
 	// from Measurements, so a watcher knows how many are new.
 	MeasurementsTaken int      `json:"measurementsTaken"`

@@ -6,6 +6,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/canaryflow/canaryflow/activities"
+	"github.com/canaryflow/canaryflow/analysis"
 	"github.com/canaryflow/canaryflow/rollout"
 )
 
@@ -70,7 +71,7 @@ func (r *run) measure(ctx workflow.Context, kind string) rollout.Verdict {
 	var res activities.MeasureResult
 	r.inFlight++
 	r.measuredThisRun++
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, r.on(opts.measure(r.spec))), a.Measure, activities.MeasureInputOf(r.spec)).Get(ctx, &res)
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, r.on(opts.measure(r.spec))), a.Measure, r.measureInput()).Get(ctx, &res)
 	r.inFlight--
 	if ctx.Err() != nil {
 		return ""
@@ -82,6 +83,10 @@ func (r *run) measure(ctx workflow.Context, kind string) rollout.Verdict {
 	case res.Verdict != "":
 		m.Verdict, m.Reasons = res.Verdict, []string{res.Reason}
 	default:
+		if v, rules, ok := r.judge(weight, res.Sample); ok {
+			m.Verdict, m.Rules, m.Reasons = v, rules, analysis.Reasons(rules)
+			break
+		}
 		m.Verdict, m.Reasons = rollout.Evaluate(r.spec.Analysis.Thresholds, res.Sample)
 	}
 	r.record(m)
@@ -116,6 +121,12 @@ func (r *run) overLimit(m rollout.Measurement) string {
 			return fmt.Sprintf("analysis failed at %d%% canary weight: %s", m.Weight, why)
 		}
 	case rollout.Inconclusive:
+		if m.Rules != nil {
+			// The judge's Inconclusive is "not enough data yet": the hold is
+			// extended for it (settle), it does not count toward a rollback.
+			r.errorsInARow = 0
+			return ""
+		}
 		r.inconclusive++
 		r.errorsInARow = 0
 		if r.inconclusive > *l.MaxInconclusive {

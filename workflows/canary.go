@@ -26,6 +26,9 @@ const (
 	// rolling back, bounds every loop, and keeps compensation going until a
 	// person decides (see run.hardened).
 	versionHardened = "hardened"
+	// versionSequential lets a spec ask for sequential judgement (package
+	// analysis): counts since the weight began, holds extended while undecided.
+	versionSequential = "sequential"
 )
 
 // TaskQueue is where the worker listens and the starter sends rollouts.
@@ -85,6 +88,7 @@ func CanaryRollout(ctx workflow.Context, in Input) (Result, error) {
 		return Result{}, fmt.Errorf("registering handlers: %w", err)
 	}
 	r.hardened = workflow.GetVersion(ctx, versionHardened, workflow.DefaultVersion, 1) >= 1
+	r.seq = workflow.GetVersion(ctx, versionSequential, workflow.DefaultVersion, 1) >= 1
 	if r.hardened {
 		info := workflow.GetInfo(ctx)
 		why, errType := admit(info, spec, in), ErrTypeRejected
@@ -213,7 +217,10 @@ func (r *run) step(ctx workflow.Context, i int, s rollout.Step, resumed bool) er
 	case s.SetWeight != nil:
 		return r.setWeight(ctx, opts.setWeight, *s.SetWeight)
 	case s.Pause != nil && s.Pause.Duration > 0:
-		return r.hold(ctx, i, s.Pause.Duration.D())
+		if err := r.hold(ctx, i, s.Pause.Duration.D()); err != nil || !r.sequential() || r.status.Weight == 0 {
+			return err
+		}
+		return r.settle(ctx, i, r.status.StepStartedAt, s.Pause.Duration.D(), resumed)
 	case s.Pause != nil:
 		return r.awaitApproval(ctx, i, *s.Pause, resumed)
 	case s.Analysis != nil:
@@ -292,7 +299,14 @@ func (r *run) promote(ctx workflow.Context) error {
 // measured and must be Successful (too little traffic is not), and a
 // measurement still in flight is judged too — a failure there rolls back.
 func (r *run) lastLook(ctx workflow.Context) error {
-	if workflow.GetVersion(ctx, versionFinalLook, workflow.DefaultVersion, 1) == 1 && !r.promoteNow {
+	if r.sequential() && !r.promoteNow {
+		// Every look judges all the data at this weight: the latest must pass,
+		// or the rollout waits for more (and then for a person), as a hold does.
+		r.event(ctx, "gate", fmt.Sprintf("final judgement at %d%% before promotion", r.status.Weight), "")
+		if err := r.settle(ctx, len(r.spec.Steps), workflow.Now(ctx), 0, false); err != nil {
+			return err
+		}
+	} else if workflow.GetVersion(ctx, versionFinalLook, workflow.DefaultVersion, 1) == 1 && !r.promoteNow {
 		r.event(ctx, "gate", fmt.Sprintf("final measurement at %d%% before promotion", r.status.Weight), "")
 		if err := r.gate(ctx, len(r.spec.Steps), 1, false); err != nil {
 			return err

@@ -53,8 +53,11 @@ type run struct {
 	// hardened is versionHardened in force: admission checks, weight 0
 	// before deploy, bounded loops, compensation that waits for a person.
 	hardened bool
-	gateOK   int  // successful measurements in a row of the gate in progress
-	retry    bool // a person asked a RollbackFailed rollout to try again
+	// seq is versionSequential in force: a spec asking for sequential
+	// judgement gets it (see run.sequential).
+	seq    bool
+	gateOK int  // successful measurements in a row of the gate in progress
+	retry  bool // a person asked a RollbackFailed rollout to try again
 	// queue is the host queue every activity goes to when the deploy kind
 	// is host-bound (see activities.Placement); "" for the main queue.
 	queue string
@@ -191,6 +194,9 @@ func rootMessage(err error) string {
 func (r *run) setWeight(ctx workflow.Context, o workflow.ActivityOptions, w int) error {
 	if err := r.do(ctx, o, a.SetWeight, activities.WeightInput{Spec: r.spec, Weight: w}); err != nil {
 		return err
+	}
+	if r.status.Weight != w {
+		r.status.WeightSince = workflow.Now(ctx)
 	}
 	r.status.Weight = w
 	r.showDetails(ctx)

@@ -1,0 +1,95 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/canaryflow/canaryflow/activities"
+	"github.com/canaryflow/canaryflow/analysis"
+	"github.com/canaryflow/canaryflow/rollout"
+)
+
+// sequential reports whether this rollout is judged by package analysis on
+// counts since each weight began (versionSequential, and the spec asks).
+func (r *run) sequential() bool {
+	return r.seq && r.spec.Analysis.Judging.Method == rollout.MethodSequential
+}
+
+// measureInput is what the Measure activity needs; a sequential rollout
+// also asks for counts since the current weight began.
+func (r *run) measureInput() activities.MeasureInput {
+	in := activities.MeasureInputOf(r.spec)
+	if r.sequential() {
+		in.Since = r.status.WeightSince
+	}
+	return in
+}
+
+// judge decides a sample that carries counts, carrying the sequential
+// state in status; ok is false when the sample has none to judge.
+func (r *run) judge(weight int, s rollout.Sample) (v rollout.Verdict, rules []rollout.RuleResult, ok bool) {
+	if !r.sequential() || s.Cumulative == nil {
+		return "", nil, false
+	}
+	cfg := analysis.DefaultConfig(r.spec.Analysis.Thresholds, r.spec.MeasuredWeights())
+	cfg.Alpha = r.spec.Analysis.Judging.FalseRollbackRate
+	v, rules, r.status.Judge = analysis.Judge(cfg, r.status.Judge, weight, *s.Cumulative)
+	return v, rules, true
+}
+
+// decided reports whether the latest look at the current weight passed.
+func (r *run) decided() bool {
+	m, ok := r.status.LastMeasurement()
+	return ok && m.Weight == r.status.Weight && m.Weight > 0 && m.Verdict == rollout.Successful
+}
+
+// settle holds step i past its end while its weight is undecided: analysis
+// keeps measuring, and each look uses all the data since the weight began.
+// When the extension (from start + base) runs out still undecided, the
+// rollout rolls back or waits for a person, as the spec says — never a
+// promotion on too little data.
+func (r *run) settle(ctx workflow.Context, i int, start time.Time, base time.Duration, resumed bool) error {
+	j := r.spec.Analysis.Judging
+	ext := j.MaxExtension.D()
+	if ext == 0 {
+		ext = max(base, 5*r.spec.Analysis.Interval.D())
+	}
+	end := start.Add(base + ext)
+	announced := false
+	for !r.decided() && !r.promoteNow {
+		left := end.Sub(workflow.Now(ctx))
+		if left <= 0 {
+			break
+		}
+		if !announced && !resumed {
+			r.event(ctx, "extend", fmt.Sprintf("%d%% is undecided (%s): holding up to %s more to gather data",
+				r.status.Weight, r.lastReason(), left.Round(time.Second)), "")
+		}
+		announced = true
+		if _, err := workflow.AwaitWithTimeout(ctx, left, func() bool { return r.decided() || r.promoteNow || r.longRun(ctx) }); err != nil {
+			return err
+		}
+		if !r.decided() && !r.promoteNow && r.longRun(ctx) {
+			return r.continueAsNew(ctx, i, true)
+		}
+	}
+	if r.decided() || r.promoteNow {
+		return nil
+	}
+	why := fmt.Sprintf("%d%% still undecided after holding %s more: %s", r.status.Weight, ext, r.lastReason())
+	if j.OnInconclusive == rollout.OnInconclusiveRollback {
+		return &failure{why}
+	}
+	r.event(ctx, "undecided", why+": a person decides (approve continues, abort rolls back)", "")
+	return r.awaitApproval(ctx, i, rollout.Pause{}, resumed)
+}
+
+// lastReason is the latest look's reasons, for the event log.
+func (r *run) lastReason() string {
+	if m, ok := r.status.LastMeasurement(); ok && len(m.Reasons) > 0 {
+		return joinReasons(m.Reasons)
+	}
+	return "no measurement yet"
+}
