@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/canaryflow/canaryflow/activities"
 	deploylocal "github.com/canaryflow/canaryflow/activities/deploy/local"
@@ -30,6 +31,7 @@ type config struct {
 	incidentDir     string
 	prometheusURL   string
 	prometheusToken string
+	scrapeInterval  time.Duration
 	demoBinary      string
 	stateDir        string
 	dryRun          bool
@@ -48,6 +50,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	if f := fs.Lookup("prometheus-url"); f != nil {
 		f.DefValue = rollout.RedactURL(f.DefValue)
 	}
+	fs.DurationVar(&c.scrapeInterval, "scrape-interval", 15*time.Second, "how often Prometheus scrapes the apps: the shortest span sequential judgement counts over")
 	fs.StringVar(&c.prometheusToken, "prometheus-token", "", "bearer token for the worker's Prometheus, instead of user:password (default: env PROMETHEUS_TOKEN)")
 	fs.StringVar(&c.demoBinary, "demo-binary", "", "demoapp executable: enables the local deployer (kind local) that runs versions as processes")
 	fs.StringVar(&c.stateDir, "state-dir", ".canaryflow", "local deployer state and logs")
@@ -136,6 +139,7 @@ func (c *config) prometheus(logger *slog.Logger) *prometheus.Source {
 	if c.prometheusToken != "" {
 		opts = append(opts, prometheus.WithBearerToken(c.prometheusToken))
 	}
+	opts = append(opts, prometheus.WithScrapeInterval(c.scrapeInterval))
 	return prometheus.New(c.prometheusURL, opts...)
 }
 

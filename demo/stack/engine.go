@@ -106,6 +106,8 @@ func (e *Engine) StartWorker() error {
 		"--address", e.Temporal.Address(), "--temporal-namespace", e.Temporal.Namespace(),
 		"--demo-binary", filepath.Join(e.opts.BinDir, "demoapp"),
 		"--state-dir", e.opts.WorkDir, "--incident-dir", e.IncidentDir(),
+		// The stack's Prometheus scrapes every second (devstack).
+		"--scrape-interval", "1s",
 	}, log)
 	if err != nil {
 		return fmt.Errorf("stack: %w", err)
