@@ -67,6 +67,9 @@ func Targets(cells []Cell) []Check {
 		}
 		j, today := c.Deciders[0], c.Deciders[len(c.Deciders)-1]
 		where := fmt.Sprintf("%s at %g req/s", c.Case.Name, c.Rate)
+		if c.Case.Extra {
+			where += " (extra)"
+		}
 		switch c.Case.Goal {
 		case Quiet:
 			out = append(out, Check{

@@ -47,9 +47,9 @@ func TestDecisionTableSmoke(t *testing.T) {
 	require.NoError(t, err)
 	ok := Version{ErrorRate: 0.01, Latency: Healthy}
 	cases := []Case{
-		{Scenario{Name: "A/A", Stable: ok, Canary: ok}, Quiet},
-		{Scenario{Name: "errors 30 %", Stable: ok, Canary: Version{ErrorRate: 0.3, Latency: Healthy}}, Catch},
-		{Scenario{Name: "dark", Stable: ok, Canary: Version{Dark: true}}, NeverPromote},
+		{Scenario: Scenario{Name: "A/A", Stable: ok, Canary: ok}, Goal: Quiet},
+		{Scenario: Scenario{Name: "errors 30 %", Stable: ok, Canary: Version{ErrorRate: 0.3, Latency: Healthy}}, Goal: Catch},
+		{Scenario: Scenario{Name: "dark", Stable: ok, Canary: Version{Dark: true}}, Goal: NeverPromote},
 	}
 	o := Options{Seed: 7, Runs: 20, Rates: []float64{2, 100}, Cases: cases, Plan: p,
 		Judges: append([]Variant{{Name: "judge", Config: p.JudgeConfig()}}, Tunings(p)...)}

@@ -59,9 +59,14 @@ func run(w io.Writer, seed uint64, runs int, rateList string, workers int, tune 
 
 	fmt.Fprintf(w, "## Decisions on simulated traffic (seed %d, %d runs per row)\n\n", seed, runs)
 	fmt.Fprintf(w, "Default plan: %s, a look every %s on a %s window. Healthy service: %.0f %% errors, lognormal latency "+
-		"(median %.0f ms, σ %.1f) in the middleware's buckets. judge = analysis.Judge on counts since the weight began "+
-		"(paused = a hold ended without a pass); today = rollout.Evaluate on each window with the default limits.\n\n",
+		"(median %.0f ms, σ %.1f) recorded in the middleware's buckets. The same simulated traffic feeds every decider.\n\n",
 		stagesText(plan), plan.Interval, plan.Interval, 1.0, 1000*sim.Healthy.Median, sim.Healthy.Sigma)
+	fmt.Fprintf(w, "- judge: analysis.Judge on the counts since the weight began; any Failed rolls back; a hold whose last "+
+		"look is not Successful is \"paused for a person\" (the workflow extends the hold, then asks), never a promotion.\n"+
+		"- today (baseline): rollout.Evaluate on each window's rates and histogram_quantile p95; the first Failed rolls "+
+		"back, and so does a 4th Inconclusive in a row (the default limits).\n"+
+		"- The first four scenarios are the issue's; the rest are extra checks. Times are since the canary first got "+
+		"traffic; requests are the canary's, counted from the start up to the decision.\n\n")
 	if err := sim.WriteTable(w, cells, plan.Interval); err != nil {
 		return err
 	}
