@@ -299,3 +299,33 @@ func eventKinds(s rollout.Status) []string {
 	}
 	return out
 }
+
+// TestSequentialJudgementOnRealCounts runs the statistical judge on counts a
+// real Prometheus took from the demo's processes: a canary failing 20 % of
+// its requests is rolled back on the judge's evidence, with the counts,
+// bounds and p-value kept in the measurement.
+func TestSequentialJudgementOnRealCounts(t *testing.T) {
+	app, ctx := scenario(t, stack.AppOptions{Name: "sequential"})
+	app.Spec.Analysis.Judging.Method = rollout.MethodSequential
+	id := start(ctx, t, app)
+	require.Eventually(t, func() bool {
+		s, err := control.Status(ctx, engine.Client, id)
+		return err == nil && s.Weight > 0
+	}, time.Minute, 100*time.Millisecond, "the canary gets traffic")
+	require.NoError(t, app.InjectCanary(ctx, stack.Faults{ErrorRate: 0.2}))
+	res, s := finish(ctx, t, id)
+	require.Equal(t, rollout.PhaseRolledBack, res.Phase)
+	assert.Contains(t, res.Reason, "→ Failed")
+	var judged *rollout.Measurement
+	for i := range s.Measurements {
+		if len(s.Measurements[i].Rules) > 0 {
+			judged = &s.Measurements[i]
+		}
+	}
+	require.NotNil(t, judged, "measurements were judged on counts")
+	require.NotNil(t, judged.Sample.Cumulative)
+	assert.Positive(t, judged.Sample.Cumulative.Canary.Requests, "Prometheus counted the canary's requests")
+	assert.NotEmpty(t, judged.Sample.Cumulative.Canary.Buckets, "and its latency buckets")
+	assert.Equal(t, "200 v1", servedVersion(t, app, "never"))
+	requireCanaryGone(t, app)
+}
