@@ -74,7 +74,7 @@ demo-k8s: tools build
 
 ## histories: capture fresh replay histories from real runs on the dev server
 histories: tools build
-	CANARYFLOW_CAPTURE_HISTORIES=1 $(GO) test -count=1 -run 'TestRolloutsOnARealTemporalServer|TestContinueAsNewOnARealServer|TestJunkSignalsFromTheTemporalCLI|TestRollbackFailed|TestSignalsInSeveralPhasesReplay' ./integration/
+	CANARYFLOW_CAPTURE_HISTORIES=1 $(GO) test -count=1 -run 'TestRolloutsOnARealTemporalServer|TestContinueAsNewOnARealServer|TestJunkSignalsFromTheTemporalCLI|TestRollbackFailed|TestSignalsInSeveralPhasesReplay|TestSequentialJudgementWaitsForAPerson' ./integration/
 
 vet:
 	$(GO) vet ./...
