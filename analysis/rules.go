@@ -75,29 +75,46 @@ func slowRule(name string, can rollout.VersionCounts, latency, conf, minN float6
 	}
 }
 
+// minBaseline is the fewest stable requests a p95 baseline rests on: with
+// 400, twenty requests lie above the p95, so its bucket is not a guess.
+const minBaseline = 400
+
 // latencyRatioRule: the canary's p95 above ratio × stable's p95, judged as
-// the share of canary requests slower than that latency.
+// the share of canary requests slower than that latency. Stable's p95 is
+// itself an estimate, so each direction takes the bound that is fair to the
+// canary: a rollback must show the canary slow against the upper bound of
+// stable's p95, a pass must show it fast against the lower bound.
 func latencyRatioRule(can, sta rollout.VersionCounts, ratioLimit, conf, minN float64) rule {
 	sles, scum := buckets(sta)
 	stableP95 := stats.QuantileFromBuckets(sles, scum, 0.95)
-	if math.IsNaN(stableP95) || sta.Requests < minN {
+	if math.IsNaN(stableP95) || sta.Requests < math.Max(minN, minBaseline) {
 		return rule{
 			name: RuleLatencyRatio, estimate: math.NaN(), limit: slowShare, thetaHat: math.NaN(),
 			lo: math.NaN(), hi: math.NaN(),
 			describe: func(float64, float64, rollout.Verdict) string {
-				return fmt.Sprintf("stable has too few requests (%.0f) for a p95 baseline → Inconclusive", sta.Requests)
+				return fmt.Sprintf("stable has too few requests (%.0f, need %d) for a p95 baseline → Inconclusive", sta.Requests, minBaseline)
 			},
 		}
 	}
-	r := slowRule(RuleLatencyRatio, can, ratioLimit*stableP95, conf, minN,
-		fmt.Sprintf("p95 ≤ %g × stable p95 %s", ratioLimit, secs(stableP95)))
+	// The p95's rank is binomial: its bounds are the quantiles at 0.95 ± z·se.
+	z := stats.NormalQuantile(1 - (1-conf)/2)
+	se := math.Sqrt(0.95 * 0.05 / sta.Requests)
+	upper := stats.QuantileFromBuckets(sles, scum, math.Min(0.95+z*se, 0.999))
+	lower := stats.QuantileFromBuckets(sles, scum, 0.95-z*se)
+	fail := slowRule(RuleLatencyRatio, can, ratioLimit*upper, conf, minN, "")
+	pass := slowRule(RuleLatencyRatio, can, ratioLimit*lower, conf, minN, "")
+	r := fail
+	r.hi, r.enough = pass.hi, pass.enough
 	cles, ccum := buckets(can)
+	mw := ""
 	if len(cles) == len(sles) && len(cles) > 0 {
-		_, z, pmw := stats.MannWhitneyBinned(perBin(ccum), perBin(scum))
-		inner := r.describe
-		r.describe = func(p, alpha float64, v rollout.Verdict) string {
-			return fmt.Sprintf("%s (Mann-Whitney canary slower: z = %.2f, p = %.2g)", inner(p, alpha, v), z, pmw)
-		}
+		_, zmw, pmw := stats.MannWhitneyBinned(perBin(ccum), perBin(scum))
+		mw = fmt.Sprintf(" (Mann-Whitney canary slower: z = %.2f, p = %.2g)", zmw, pmw)
+	}
+	r.describe = func(p, alpha float64, v rollout.Verdict) string {
+		return fmt.Sprintf("canary requests slower than %g × stable p95 %s (%.0f %% CI %s–%s): %s of %.0f at the upper bound, ≤ %s at the lower; p95 ratio needs ≤ 5 %%: %s → %s%s",
+			ratioLimit, secs(stableP95), 100*conf, secs(lower), secs(upper), pctOrNone(fail.estimate), can.Requests,
+			pct(pass.hi), pClause(p, alpha), verdictWord(v), mw)
 	}
 	return r
 }
