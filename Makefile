@@ -53,7 +53,7 @@ unit:
 
 ## bench: benchmarks with their figures
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./middleware/ ./rollout/ ./activities/metrics/prometheus/ ./integration/
+	$(GO) test -run '^$$' -bench . -benchmem ./middleware/ ./rollout/ ./analysis/stats/ ./activities/metrics/prometheus/ ./integration/
 
 ## bench-decisions: how the judge and today's fixed-window rules decide simulated
 ## rollouts of the default plan (seeded, 1,000 runs per scenario and rate; a few
