@@ -55,6 +55,14 @@ func (a *Activities) Measure(ctx context.Context, in MeasureInput) (MeasureResul
 	if err == nil && !in.Since.IsZero() && s.Cumulative == nil {
 		if cs, ok := m.(CountsSource); ok {
 			c, cerr := cs.MeasureCounts(ctx, spec, in.Since)
+			if errors.Is(cerr, rollout.ErrNoData) && c != nil {
+				// Right after a weight change there may be too few scrapes to
+				// count: the judge calls that Inconclusive, not an error.
+				cerr = nil
+			}
+			if errors.Is(cerr, rollout.ErrNoData) {
+				return MeasureResult{Sample: s, Verdict: rollout.Inconclusive, Reason: fmt.Sprintf("counting since the weight began: %v", cerr)}, nil
+			}
 			if cerr != nil {
 				return MeasureResult{Sample: s, Verdict: rollout.Error, Reason: fmt.Sprintf("counting since the weight began: %v", cerr)}, nil
 			}

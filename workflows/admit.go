@@ -53,8 +53,9 @@ func checkResume(spec rollout.Spec, s Resume) []string {
 		why = append(why, fmt.Sprintf("resume.gateOK must not be negative, got %d", s.GateOK))
 	}
 	for _, i := range s.Approved {
-		if i < 0 || i >= len(spec.Steps) {
-			why = append(why, fmt.Sprintf("resume.approved names step index %d, outside 0 to %d", i, len(spec.Steps)-1))
+		// len(steps) is the final judgement before promotion, which a person may approve.
+		if i < 0 || i > len(spec.Steps) {
+			why = append(why, fmt.Sprintf("resume.approved names step index %d, outside 0 to %d", i, len(spec.Steps)))
 			break
 		}
 	}

@@ -142,6 +142,9 @@ func (r *run) run(ctx workflow.Context) error {
 	spec := r.spec
 	if r.hardened {
 		if err := r.place(ctx); err != nil {
+			if ctx.Err() != nil {
+				return err // an abort or cancellation, not a refusal
+			}
 			return &refusal{"placing the rollout on a worker: " + err.Error()}
 		}
 	}
@@ -207,6 +210,7 @@ func (r *run) steps(ctx workflow.Context, first int, resumed bool) error {
 	if err := r.whilePaused(ctx, len(r.spec.Steps)); err != nil {
 		return err
 	}
+	r.finalResumed = resumed && first == len(r.spec.Steps)
 	return r.promote(ctx)
 }
 
@@ -302,8 +306,17 @@ func (r *run) lastLook(ctx workflow.Context) error {
 	if r.sequential() && !r.promoteNow {
 		// Every look judges all the data at this weight: the latest must pass,
 		// or the rollout waits for more (and then for a person), as a hold does.
-		r.event(ctx, "gate", fmt.Sprintf("final judgement at %d%% before promotion", r.status.Weight), "")
-		if err := r.settle(ctx, len(r.spec.Steps), workflow.Now(ctx), 0, false); err != nil {
+		// A final judgement resumed from an earlier run keeps its start, so
+		// its extension runs out as it would have in one run.
+		if !r.finalResumed {
+			r.event(ctx, "gate", fmt.Sprintf("final judgement at %d%% before promotion", r.status.Weight), "")
+			r.status.StepStartedAt = workflow.Now(ctx)
+		}
+		if err := r.settle(ctx, len(r.spec.Steps), r.status.StepStartedAt, 0, r.finalResumed); err != nil {
+			return err
+		}
+		// The judgement can take hours: a pause sent meanwhile holds the promotion.
+		if err := r.whilePaused(ctx, len(r.spec.Steps)); err != nil {
 			return err
 		}
 	} else if workflow.GetVersion(ctx, versionFinalLook, workflow.DefaultVersion, 1) == 1 && !r.promoteNow {

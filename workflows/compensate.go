@@ -59,7 +59,7 @@ func (r *run) report(ctx workflow.Context, phase rollout.Phase, severity, text s
 	info := workflow.GetInfo(ctx)
 	incident := rollout.Incident{RolloutID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID, Status: r.status}
 	var path string
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, r.on(opts.notify)), a.WriteIncident, incident).Get(ctx, &path); err != nil {
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts.notify), a.WriteIncident, incident).Get(ctx, &path); err != nil {
 		r.event(ctx, "incident-failed", "writing the incident report: "+rootMessage(err), "")
 	} else {
 		r.status.IncidentReport = path

@@ -63,7 +63,10 @@ func (r *run) resume(ctx workflow.Context, s Resume) (Result, error) {
 	r.gateOK, r.queue = s.GateOK, s.Queue
 	if s.Rollback != nil {
 		r.event(ctx, "continued", "continued in a fresh history while rolling back", "")
-		return r.compensate(ctx, *s.Rollback)
+		// As in the first run: cancellation must not end compensation or
+		// the wait for a person while traffic may still reach the canary.
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		return r.compensate(dctx, *s.Rollback)
 	}
 	r.event(ctx, "continued", fmt.Sprintf("continued in a fresh history at step %d/%d", s.Step+1, len(r.spec.Steps)), "")
 	return r.finish(ctx, func(ctx workflow.Context) error { return r.steps(ctx, s.Step, s.Begun) })

@@ -55,7 +55,10 @@ var opts = activityOptions{
 		HeartbeatTimeout: heartbeat, WaitForCancellation: true, RetryPolicy: retry(2*time.Second, 30*time.Second, 0)},
 	remove: workflow.ActivityOptions{ScheduleToCloseTimeout: 30 * time.Minute, StartToCloseTimeout: 2 * time.Minute,
 		HeartbeatTimeout: heartbeat, WaitForCancellation: true, RetryPolicy: retry(2*time.Second, 30*time.Second, 0)},
-	notify: workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second, RetryPolicy: retry(time.Second, 10*time.Second, 3)},
+	// A notifier or incident store that is down must not hold a rollout up:
+	// the schedule-to-close bound ends the wait even if no worker polls.
+	notify: workflow.ActivityOptions{ScheduleToCloseTimeout: 2 * time.Minute, StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: retry(time.Second, 10*time.Second, 3)},
 }
 
 // waitReady bounds the whole wait, retries included, by the spec's ready
@@ -71,5 +74,8 @@ func (activityOptions) waitReady(spec rollout.Spec) workflow.ActivityOptions {
 // measure is tried once: a failed or slow query is an Error measurement,
 // counted against the consecutive-error limit, not retried behind its back.
 func (activityOptions) measure(spec rollout.Spec) workflow.ActivityOptions {
-	return workflow.ActivityOptions{StartToCloseTimeout: measureTimeout, RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 1}}
+	// Schedule-to-close too: a host-bound rollout whose host is gone gets
+	// Error measurements (counted against their limit), not a hung analysis.
+	return workflow.ActivityOptions{ScheduleToCloseTimeout: 2 * measureTimeout, StartToCloseTimeout: measureTimeout,
+		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 1}}
 }

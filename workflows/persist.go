@@ -39,6 +39,9 @@ func (r *run) compensate(ctx workflow.Context, st RollbackState) (Result, error)
 	rounds := 0
 	for {
 		if r.status.Resolution == nil {
+			// A retry asked for while the last round was being reported is
+			// this round: clearing it only now means none is lost.
+			r.retry = false
 			rounds++
 			r.status.RollbackAttempts++
 			r.setPhase(ctx, rollout.PhaseRollingBack)
@@ -59,7 +62,6 @@ func (r *run) compensate(ctx workflow.Context, st RollbackState) (Result, error)
 				st.Reported = true
 			}
 		}
-		r.retry = false
 		if err := workflow.Await(ctx, func() bool {
 			return r.retry || r.status.Resolution != nil || rounds >= compensationRoundsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
 		}); err != nil {

@@ -110,8 +110,8 @@ func (r *run) onApprove(ctx workflow.Context, p rollout.Approval) {
 	switch {
 	case r.waiting == nil:
 		r.ignored(ctx, rollout.SignalApprove, "no step is waiting for approval", p.By)
-	case p.Step != nil && *p.Step != *r.waiting+1:
-		r.ignored(ctx, rollout.SignalApprove, fmt.Sprintf("it names step %d but step %d is waiting", *p.Step, *r.waiting+1), p.By)
+	case p.Step != nil && *p.Step != r.waitingNumber():
+		r.ignored(ctx, rollout.SignalApprove, fmt.Sprintf("it names step %d but step %d is waiting", *p.Step, r.waitingNumber()), p.By)
 	default:
 		r.approved[*r.waiting] = true
 		by := p.By
@@ -168,6 +168,12 @@ func (r *run) onPause(ctx workflow.Context, p rollout.Actor, pause bool) {
 		r.paused, r.status.Paused = pause, pause
 		r.event(ctx, name, map[bool]string{true: "steps paused; analysis continues", false: "steps resumed"}[pause], p.By)
 	}
+}
+
+// waitingNumber is the waiting step's number as status shows it; the final
+// judgement before promotion shows as the last step.
+func (r *run) waitingNumber() int {
+	return min(*r.waiting+1, max(len(r.spec.Steps), 1))
 }
 
 // onRetryRollback asks a RollbackFailed rollout to run compensation again.
@@ -228,8 +234,11 @@ func (r *run) whilePaused(ctx workflow.Context, next int) error {
 func (r *run) awaitApproval(ctx workflow.Context, i int, p rollout.Pause, resumed bool) error {
 	r.waiting = &i
 	defer func() { r.waiting = nil }()
+	// A resumed run that was already waiting has asked; one that continued
+	// while still gathering data (settle) has not, and must.
+	asked := resumed && r.status.Phase == rollout.PhaseAwaitApproval
 	r.setPhase(ctx, rollout.PhaseAwaitApproval)
-	if !resumed {
+	if !asked {
 		r.notify(ctx, "approval-needed", "info", fmt.Sprintf("%s/%s canary waits for approval", r.spec.Namespace, r.spec.App),
 			fmt.Sprintf("step %d at weight %d%%: send the approve signal to continue", i+1, r.status.Weight))
 	}

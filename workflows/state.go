@@ -58,6 +58,8 @@ type run struct {
 	seq    bool
 	gateOK int  // successful measurements in a row of the gate in progress
 	retry  bool // a person asked a RollbackFailed rollout to try again
+	// finalResumed says this run continues a final judgement begun earlier.
+	finalResumed bool
 	// queue is the host queue every activity goes to when the deploy kind
 	// is host-bound (see activities.Placement); "" for the main queue.
 	queue string
@@ -159,7 +161,14 @@ func (r *run) stopWith(ctx workflow.Context, cause, by string) {
 // do runs an activity and returns its error with Temporal's wrapping turned
 // into a readable message (the original stays reachable with errors.As).
 func (r *run) do(ctx workflow.Context, o workflow.ActivityOptions, fn any, args ...any) error {
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, r.on(o)), fn, args...).Get(ctx, nil)
+	return r.exec(ctx, r.on(o), fn, args...)
+}
+
+// exec is do without the host queue, for activities any worker can run
+// (notifications, incident reports): a host that is gone for good must not
+// keep a rollout from telling people or from being resolved.
+func (r *run) exec(ctx workflow.Context, o workflow.ActivityOptions, fn any, args ...any) error {
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, o), fn, args...).Get(ctx, nil)
 	if err == nil {
 		return nil
 	}
@@ -212,7 +221,7 @@ func (r *run) notify(ctx workflow.Context, event, severity, title, text string) 
 		RolloutID: info.WorkflowExecution.ID, App: r.spec.App, Namespace: r.spec.Namespace,
 		Event: event, Channel: r.spec.Notify.Channel, Title: title, Text: text, At: workflow.Now(ctx), Severity: severity,
 	}
-	if err := r.do(ctx, opts.notify, a.Notify, r.spec.Notify.Kind, n); err != nil {
+	if err := r.exec(ctx, opts.notify, a.Notify, r.spec.Notify.Kind, n); err != nil {
 		r.event(ctx, "notify-failed", fmt.Sprintf("notifying %s: %v", event, err), "")
 	}
 }
