@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -103,4 +105,30 @@ func TestAPauseDuringTheFinalJudgementHoldsThePromotion(t *testing.T) {
 	h.run(spec)
 	h.requirePromoted()
 	assert.Equal(t, []string{"ops"}, h.status().ApprovedBy)
+}
+
+func TestARetrySentWhileTheFailureIsReportedIsNotLost(t *testing.T) {
+	h := newHarness(t, nil)
+	broken, zeros := true, 0
+	h.router.Refuse = func(w int) error {
+		if w != 0 {
+			return nil
+		}
+		if zeros++; zeros > 1 && broken {
+			return fmt.Errorf("409 conflict: %w", rollout.ErrPermanent)
+		}
+		return nil
+	}
+	sent := false
+	h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+		if info.ActivityType.Name == "WriteIncident" && !sent {
+			// The person fixes the router and retries while the report is written.
+			sent, broken = true, false
+			h.env.SignalWorkflow(rollout.SignalRetryRollback, rollout.Actor{By: "ops"})
+		}
+	})
+	h.signal(12*time.Minute, rollout.SignalAbort, rollout.Abort{Reason: "bad", By: "ops"})
+	h.runInput(Input{Spec: testSpec(), RollbackRetryFor: rollout.Duration(time.Minute)})
+	assert.Equal(t, "aborted by ops: bad", h.requireRolledBack())
+	assert.Equal(t, 2, h.status().RollbackAttempts)
 }
