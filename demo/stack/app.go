@@ -67,10 +67,29 @@ func port(p int) (int, error) {
 
 func addr(p int) string { return "127.0.0.1:" + strconv.Itoa(p) }
 
+// startAttempts is how often StartApp tries with fresh free ports: between
+// picking a free port and binding it, another process starting at the same
+// time (parallel tests) may take it.
+const startAttempts = 3
+
 // StartApp starts stable v1, the router, Prometheus and the load for o.Name.
-func (e *Engine) StartApp(ctx context.Context, o AppOptions) (a *App, err error) {
+func (e *Engine) StartApp(ctx context.Context, o AppOptions) (*App, error) {
+	var err error
+	for attempt := 1; attempt <= startAttempts; attempt++ {
+		var a *App
+		if a, err = e.startApp(ctx, o); err == nil {
+			return a, nil
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, err
+}
+
+func (e *Engine) startApp(ctx context.Context, o AppOptions) (_ *App, err error) {
 	o = o.withDefaults()
-	a = &App{Name: o.Name, engine: e, httpClient: &http.Client{Timeout: 5 * time.Second}}
+	a := &App{Name: o.Name, engine: e, httpClient: &http.Client{Timeout: 5 * time.Second}}
 	defer func() {
 		if err != nil {
 			a.Stop()
