@@ -63,7 +63,7 @@ bench-decisions:
 	$(GO) run ./analysis/sim/cmd/bench-decisions $(BENCH_DECISIONS_FLAGS)
 
 ## demo: a real canary rollout on this machine (SCENARIO=good|bad)
-demo: tools build
+demo: $(BIN)/temporal $(BIN)/prometheus build
 	$(BIN)/demo --scenario $(SCENARIO)
 
 ## demo-k8s: the same rollout on the Kubernetes test control plane: Helm installs the
