@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -179,7 +180,11 @@ func TestUnrecordedProcessNeverServes(t *testing.T) {
 	assert.Eventually(t, func() bool { return len(processesAt(t, addr)) == 0 }, 5*time.Second, 20*time.Millisecond)
 	_, err := d.health(t.Context(), addr)
 	assert.Error(t, err, "nothing answers at the address")
-	logs, err := os.ReadFile(filepath.Join(f.cfg.LogDir, key(f.spec, rollout.RoleCanary)+".log"))
-	require.NoError(t, err)
-	assert.Contains(t, string(logs), "not started")
+	// The held wrapper notices the closed go-ahead pipe and says so as it
+	// exits; nothing listens at the address meanwhile, so wait for its word.
+	logPath := filepath.Join(f.cfg.LogDir, key(f.spec, rollout.RoleCanary)+".log")
+	assert.Eventually(t, func() bool {
+		logs, err := os.ReadFile(logPath)
+		return err == nil && strings.Contains(string(logs), "not started")
+	}, 5*time.Second, 20*time.Millisecond, "the unrecorded process exits without serving")
 }
