@@ -14,7 +14,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/canaryflow/canaryflow/demo/k8s"
+	"github.com/canaryflow/canaryflow/demo/stack"
 	"github.com/canaryflow/canaryflow/rollout"
 )
 
@@ -72,7 +72,7 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	started := time.Now()
 	env, err := k8s.StartEnv(startCtx, k8s.EnvOptions{
 		ToolsDir: binDir, BinDir: binDir, WorkDir: *work,
-		TemporalPort: preferred(out, 7233), UIPort: preferred(out, 8233),
+		TemporalPort: stack.PreferredPort(out, 7233), UIPort: stack.PreferredPort(out, 8233),
 	})
 	if err != nil {
 		return failed(ctx, out, err)
@@ -82,8 +82,8 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 
 	res, err := env.Run(ctx, k8s.ScenarioOptions{
 		Router: *router, Bad: *scenario == "bad", Chart: chartDir, Hold: *hold, RPS: *rps, Out: out,
-		RuleFiles:  ruleFiles(binDir),
-		RouterPort: preferred(out, 8080), AdminPort: preferred(out, 8090), PrometheusPort: preferred(out, 9090),
+		RuleFiles:  stack.RuleFiles(binDir),
+		RouterPort: stack.PreferredPort(out, 8080), AdminPort: stack.PreferredPort(out, 8090), PrometheusPort: stack.PreferredPort(out, 9090),
 	})
 	if err != nil {
 		return failed(ctx, out, err)
@@ -104,28 +104,5 @@ func failed(ctx context.Context, out io.Writer, err error) (int, error) {
 	return 1, err
 }
 
-// ruleFiles finds the project's Prometheus rules beside bin/, so the
-// stand-ins' Prometheus evaluates the same rules as production.
-func ruleFiles(binDir string) []string {
-	f := filepath.Join(filepath.Dir(binDir), "dashboards", "prometheus", "canary-rules.yml")
-	if _, err := os.Stat(f); err != nil {
-		return nil
-	}
-	return []string{f}
-}
-
-// preferred returns port if it is free, else 0 (any free port), so the demo
-// still runs next to a developer's own Temporal or Prometheus.
-func preferred(out io.Writer, port int) int {
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		say(out, fmt.Sprintf("port %d is taken: using a free one instead (see the addresses below)", port))
-		return 0
-	}
-	_ = ln.Close()
-	return port
-}
-
-func say(out io.Writer, msg string) {
-	fmt.Fprintf(out, "%s  %s\n", time.Now().Format(time.TimeOnly), msg)
-}
+// say narrates one line (see stack.Say).
+var say = stack.Say

@@ -13,7 +13,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -61,15 +60,15 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	engine, err := stack.StartEngine(startCtx, stack.EngineOptions{
-		ToolsDir: binDir, BinDir: binDir, WorkDir: *work, TemporalPort: preferred(out, 7233), UIPort: preferred(out, 8233),
+		ToolsDir: binDir, BinDir: binDir, WorkDir: *work, TemporalPort: stack.PreferredPort(out, 7233), UIPort: stack.PreferredPort(out, 8233),
 	})
 	if err != nil {
 		return 1, err
 	}
 	defer engine.Stop()
 	app, err := engine.StartApp(startCtx, stack.AppOptions{
-		Name: "demo", RPS: *rps, Hold: *hold, RuleFiles: ruleFiles(binDir),
-		RouterPort: preferred(out, 8080), AdminPort: preferred(out, 8090), PrometheusPort: preferred(out, 9090),
+		Name: "demo", RPS: *rps, Hold: *hold, RuleFiles: stack.RuleFiles(binDir),
+		RouterPort: stack.PreferredPort(out, 8080), AdminPort: stack.PreferredPort(out, 8090), PrometheusPort: stack.PreferredPort(out, 9090),
 	})
 	if err != nil {
 		return 1, err
@@ -150,28 +149,5 @@ func injectAt25(ctx context.Context, engine *stack.Engine, app *stack.App, id st
 	}
 }
 
-// ruleFiles finds the project's Prometheus rules beside bin/, so the demo's
-// Prometheus evaluates the same recording and alerting rules as production.
-func ruleFiles(binDir string) []string {
-	f := filepath.Join(filepath.Dir(binDir), "dashboards", "prometheus", "canary-rules.yml")
-	if _, err := os.Stat(f); err != nil {
-		return nil
-	}
-	return []string{f}
-}
-
-// preferred returns port if it is free, else 0 (any free port), so a demo
-// still runs next to a developer's own Temporal or Prometheus.
-func preferred(out io.Writer, port int) int {
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		say(out, fmt.Sprintf("port %d is taken: using a free one instead (see the addresses below)", port))
-		return 0
-	}
-	_ = ln.Close()
-	return port
-}
-
-func say(out io.Writer, msg string) {
-	fmt.Fprintf(out, "%s  %s\n", time.Now().Format(time.TimeOnly), msg)
-}
+// say narrates one line (see stack.Say).
+var say = stack.Say
