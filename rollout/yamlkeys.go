@@ -68,10 +68,24 @@ type explicitKey struct {
 type keyWalk struct {
 	problems []FieldError
 	keys     []explicitKey
+	// visits counts the nodes walked. Aliases and merge keys reuse nodes,
+	// so a short file can name exponentially many (an 891-byte spec of
+	// nested "<<: *a" merges took 10 s here, each level ten times more);
+	// the decoder refuses such a file only after this walk.
+	visits int
 }
 
+// maxKeyWalkVisits bounds the walk. Without aliases every node is visited
+// at most once, and a spec of MaxSpecBytes has fewer nodes than bytes.
+const maxKeyWalkVisits = MaxSpecBytes
+
 func (w *keyWalk) walk(n *yaml.Node, t reflect.Type, path string, steps []step) {
-	if n == nil {
+	if n == nil || w.visits > maxKeyWalkVisits {
+		return
+	}
+	if w.visits++; w.visits > maxKeyWalkVisits {
+		w.problems = append(w.problems, FieldError{Path: "spec",
+			Msg: "the YAML's aliases and merge keys expand to too much: write the spec out without nesting them"})
 		return
 	}
 	if n.Kind == yaml.DocumentNode || n.Kind == yaml.AliasNode {
