@@ -58,7 +58,7 @@ func withApp(labels map[string]string, app string) map[string]string {
 type selector string
 
 // newSelector builds the matchers for one version. Label values are quoted
-// with strconv.Quote, which is how Prometheus itself prints them and which
+// with strconv.Quote (see quoteValue), which is how Prometheus itself prints them and which
 // PromQL's lexer reads back exactly (it accepts Go's escapes), so no value can
 // close the string and inject PromQL. Names and the metric are re-checked
 // here even though rollout.Validate checks them, because a bad one would be
@@ -79,9 +79,18 @@ func specMatchers(labels map[string]string) ([]string, error) {
 		if err := checkLabel(name, labels[name]); err != nil {
 			return nil, err
 		}
-		out = append(out, name+"="+strconv.Quote(labels[name]))
+		out = append(out, name+"="+quoteValue(labels[name]))
 	}
 	return out, nil
+}
+
+// quoteValue quotes a label value as strconv.Quote does, except that the
+// replacement character U+FFFD is escaped too: strconv.Quote leaves it as
+// it is (it is printable), and PromQL's lexer refuses it in a string as
+// invalid UTF-8, so a spec with one (YAML "\uFFFD", or invalid UTF-8 in a
+// JSON start input, which decoding replaces with it) made every query fail.
+func quoteValue(v string) string {
+	return strings.ReplaceAll(strconv.Quote(v), "\uFFFD", `\ufffd`)
 }
 
 func checkLabel(name, value string) error {
