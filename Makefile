@@ -76,6 +76,19 @@ demo-k8s: tools build
 histories: tools build
 	CANARYFLOW_CAPTURE_HISTORIES=1 $(GO) test -count=1 -run 'TestRolloutsOnARealTemporalServer|TestContinueAsNewOnARealServer|TestJunkSignalsFromTheTemporalCLI|TestRollbackFailed|TestSignalsInSeveralPhasesReplay|TestSequentialJudgementWaitsForAPerson' ./integration/
 
+## fuzz: each fuzz target for FUZZTIME (default 20s), one after another; not part
+## of make test, which runs their committed seeds only. A short minimisation time
+## keeps a target from spending its run shrinking each new input.
+FUZZTIME ?= 20s
+FUZZ_TARGETS := FuzzParse:./rollout/ FuzzQueries:./activities/metrics/prometheus/ \
+	FuzzDecodeSignal:./workflows/ FuzzClip:./workflows/ FuzzAdminAPI:./demo/router/
+.PHONY: fuzz
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzzing $${t%%:*} in $${t#*:} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t%%:*}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $${t#*:}; \
+	done
+
 vet:
 	$(GO) vet ./...
 
