@@ -185,3 +185,11 @@ func TestKubernetesNamesAreChecked(t *testing.T) {
 	assert.Equal(t, "shop", s.RouteName())
 	assert.Equal(t, "shop-stable", s.RoleObject(RoleStable))
 }
+
+func TestLabelsTheQueriesOwnAreRefused(t *testing.T) {
+	for _, name := range []string{"version", "code", "le"} {
+		s := fullSpec()
+		s.Metrics.Prometheus.Labels = map[string]string{name: "1"}
+		assert.NotEmpty(t, problemsAt(t, s.Validate(), "metrics.prometheus.labels."+name), name)
+	}
+}

@@ -302,8 +302,13 @@ func (c *checker) metrics(m Metrics) {
 		if !labelNameRe.MatchString(k) || strings.HasPrefix(k, "__") {
 			c.add(path, "is not a valid Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)")
 		}
-		if k == "version" {
+		switch k {
+		case "version":
 			c.add("metrics.prometheus.labels.version", "is set by canaryflow (stable/canary) and cannot be overridden")
+		case "code", "le":
+			// The queries match these themselves: code="200" would make every
+			// error rate 0, le="1" would empty the latency figures.
+			c.add(path, "is matched by canaryflow's queries (5xx codes, histogram buckets) and cannot be set")
 		}
 		c.length(path, p.Labels[k], MaxValueLen)
 	}
