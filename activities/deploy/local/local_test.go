@@ -79,14 +79,23 @@ func (f fixture) deployer(t *testing.T) *Deployer {
 
 func waitReady(t *testing.T, d *Deployer, spec rollout.Spec, role rollout.Role) string {
 	t.Helper()
+	// 30 s: on a loaded 2-core CI machine a process start can take seconds.
+	deadline := time.Now().Add(30 * time.Second)
 	var detail string
-	require.Eventually(t, func() bool {
+	for {
 		ready, dt, err := d.Ready(t.Context(), spec, role)
 		require.NoError(t, err)
 		detail = dt
-		return ready
-	}, 15*time.Second, 50*time.Millisecond, "last detail: %s", &detail)
-	return detail
+		if ready {
+			return detail
+		}
+		if time.Now().After(deadline) {
+			st, found, _ := d.load(key(spec, role))
+			t.Fatalf("%s never became ready; last detail: %s; recorded: %+v (found %v, alive %v, held %v)",
+				role, detail, st, found, alive(st), held(st))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func pidOf(t *testing.T, d *Deployer, spec rollout.Spec, role rollout.Role) int {

@@ -167,6 +167,13 @@ func held(st state) bool {
 	if err != nil {
 		return false
 	}
+	if len(b) == 0 {
+		// A process that is exiting has released its memory and shows no
+		// command line before it turns zombie: a held wrapper whose pipe
+		// closed, caught mid-exit. It will never serve; taking it for a
+		// starting server would leave the role with nothing (seen in CI).
+		return true
+	}
 	argv := strings.Split(string(b), "\x00")
 	return len(argv) > 2 && argv[0] == shell && argv[1] == "-c" && argv[2] == holdScript
 }
