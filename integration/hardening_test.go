@@ -41,15 +41,19 @@ func (e *engine) signalCLI(t *testing.T, id, name, input string) {
 	e.temporalCLI(t, "workflow", "signal", "--workflow-id", id, "--name", name, "--input", input)
 }
 
-// waitFor polls the status query until ok holds.
+// waitFor polls the status query until ok holds; a timeout reports the
+// status seen last.
 func (e *engine) waitFor(ctx context.Context, t *testing.T, id, what string, ok func(rollout.Status) bool) rollout.Status {
 	t.Helper()
 	var last rollout.Status
-	require.Eventually(t, func() bool {
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
 		s, err := control.Status(ctx, e.c, id)
+		if !assert.NoError(ct, err, "status query") {
+			return
+		}
 		last = s
-		return err == nil && ok(s)
-	}, 60*time.Second, 50*time.Millisecond, "waiting for %s; last status: phase %s step %d weight %d events %v", what, last.Phase, last.Step, last.Weight, last.Events)
+		assert.True(ct, ok(s), "waiting for %s; last status: phase %s step %d weight %d events %q", what, s.Phase, s.Step, s.Weight, s.Events)
+	}, 60*time.Second, 50*time.Millisecond)
 	return last
 }
 

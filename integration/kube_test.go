@@ -335,14 +335,18 @@ func TestHelmRolloutsOnARealAPIServer(t *testing.T) {
 	})
 }
 
-// waitStatus polls the status query until ok holds.
+// waitStatus polls the status query until ok holds; a timeout reports the
+// status seen last, with its events, so a stall says where it stalled.
 func waitStatus(ctx context.Context, t *testing.T, c client.Client, id string, ok func(rollout.Status) bool) rollout.Status {
 	t.Helper()
 	var last rollout.Status
-	require.Eventually(t, func() bool {
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
 		s, err := control.Status(ctx, c, id)
+		if !assert.NoError(ct, err, "status query") {
+			return
+		}
 		last = s
-		return err == nil && ok(s)
-	}, 2*time.Minute, 50*time.Millisecond, "last status: %s weight %d %v", last.Phase, last.Weight, last.Events)
+		assert.True(ct, ok(s), "last status: phase %s step %d weight %d events %q", s.Phase, s.Step, s.Weight, s.Events)
+	}, 2*time.Minute, 50*time.Millisecond)
 	return last
 }

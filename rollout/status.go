@@ -46,6 +46,28 @@ const (
 	QueryStatus   = "status"
 )
 
+// Actions are the signal names that are also Temporal Updates: the same
+// action, but the caller gets an answer, and a refusal leaves no trace in
+// history. ActionNames lists them for error messages.
+var Actions = []string{SignalApprove, SignalAbort, SignalPromote, SignalPause, SignalResume, SignalRetryRollback, SignalResolve}
+
+// ActionNames is Actions as a sentence fragment, for errors that list what is allowed.
+const ActionNames = "approve, abort, promote, pause, resume, retry-rollback, resolve"
+
+// RefusedErrorType is the ApplicationError type an Update's validator
+// returns when its action does not apply now.
+const RefusedErrorType = "Refused"
+
+// IsAction reports whether name is one of Actions.
+func IsAction(name string) bool {
+	for _, a := range Actions {
+		if a == name {
+			return true
+		}
+	}
+	return false
+}
+
 // Approval is the approve signal's payload. Step, when set, must be the
 // number (from 1, as status shows it) of the step that is waiting, so a stale
 // approval cannot release a later gate.
