@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/canaryflow/canaryflow/incident"
 	"github.com/canaryflow/canaryflow/rollout"
 )
 
@@ -47,9 +49,23 @@ func TestIncidentReportHoldsTheEvidence(t *testing.T) {
 	} {
 		assert.Contains(t, md, want)
 	}
+	var report incident.Report
+	data, err = os.ReadFile(strings.TrimSuffix(path, ".md") + ".json")
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &report), "the JSON report beside it")
+	assert.Equal(t, incident.Schema, report.Schema)
+	assert.Equal(t, rollout.PhaseRolledBack, report.Outcome)
+	assert.Equal(t, 25, report.WeightAtRollback)
+	require.Len(t, report.Measurements, 1)
+	assert.True(t, report.Measurements[0].Sample.Stable.P95.Missing(), "no data stays no data (null), not 0")
+	assert.InDelta(t, 0.0869, float64(report.Measurements[0].Sample.Canary.ErrorRate), 1e-9)
+
 	again, err := a.WriteIncident(context.Background(), in)
 	require.NoError(t, err)
 	assert.Equal(t, path, again, "a retried write replaces, never duplicates")
+	entries, err := os.ReadDir(a.IncidentDir)
+	require.NoError(t, err)
+	assert.Len(t, entries, 2)
 }
 
 // Workflow and run IDs come from whoever starts the workflow: none of them
@@ -90,5 +106,5 @@ func TestIncidentFilesStayInsideTheirDirectory(t *testing.T) {
 	assert.Empty(t, outside, "nothing is written outside the incident directory")
 	entries, err := os.ReadDir(a.IncidentDir)
 	require.NoError(t, err)
-	assert.Len(t, entries, len(ids))
+	assert.Len(t, entries, 2*len(ids), "one Markdown and one JSON report per rollout")
 }
