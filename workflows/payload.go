@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/canaryflow/canaryflow/rollout"
 )
@@ -25,15 +24,4 @@ func decode(raw converter.RawValue, into any) error {
 		return fmt.Errorf("%s", rollout.Clip(err.Error(), 256))
 	}
 	return nil
-}
-
-// accept decodes a signal's payload, or records the signal as ignored with
-// the reason and reports false: outside input is applied or refused, never
-// allowed to stop the workflow.
-func (r *run) accept(ctx workflow.Context, signal, shape string, raw converter.RawValue, into any) bool {
-	if err := decode(raw, into); err != nil {
-		r.ignored(ctx, signal, fmt.Sprintf("payload is not %s: %v", shape, err), "")
-		return false
-	}
-	return true
 }
