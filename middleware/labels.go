@@ -1,21 +1,44 @@
 package middleware
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 )
 
-// methodLabel keeps the method label bounded: a client can send any token as
-// a method, and each distinct one would otherwise be a new series.
-func methodLabel(m string) string {
-	switch m {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
-		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
-		return m
-	}
-	return LabelOther
+// methodNames are the method label values; the last is "other". Series are
+// cached by index into it.
+var methodNames = [...]string{
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace, LabelOther,
 }
+
+// methodIndex keeps the method label bounded: a client can send any token as
+// a method, and each distinct one would otherwise be a new series.
+func methodIndex(m string) int {
+	switch m {
+	case http.MethodGet:
+		return 0
+	case http.MethodHead:
+		return 1
+	case http.MethodPost:
+		return 2
+	case http.MethodPut:
+		return 3
+	case http.MethodPatch:
+		return 4
+	case http.MethodDelete:
+		return 5
+	case http.MethodConnect:
+		return 6
+	case http.MethodOptions:
+		return 7
+	case http.MethodTrace:
+		return 8
+	}
+	return len(methodNames) - 1
+}
+
+func methodLabel(m string) string { return methodNames[methodIndex(m)] }
 
 // codeLabels holds "100".."599" so labelling a response does not allocate.
 var codeLabels = func() []string {
@@ -34,92 +57,3 @@ func codeLabel(code int) string {
 	}
 	return strconv.Itoa(code)
 }
-
-// routeMatcher maps a request to one of a fixed set of route patterns, using
-// net/http's own pattern matcher so the patterns mean what they mean in a
-// ServeMux.
-type routeMatcher struct {
-	mux   *http.ServeMux
-	known map[string]struct{}
-}
-
-func newRouteMatcher(patterns []string) (*routeMatcher, error) {
-	m := &routeMatcher{mux: http.NewServeMux(), known: make(map[string]struct{}, len(patterns))}
-	for _, p := range patterns {
-		if _, dup := m.known[p]; dup {
-			continue
-		}
-		if err := m.add(p); err != nil {
-			return nil, err
-		}
-		m.known[p] = struct{}{}
-	}
-	return m, nil
-}
-
-// add turns ServeMux's panic on a bad or conflicting pattern into an error:
-// route lists come from configuration, and a typo should not crash the app.
-func (m *routeMatcher) add(p string) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("route pattern %q: %v", p, r)
-		}
-	}()
-	m.mux.Handle(p, http.NotFoundHandler())
-	return nil
-}
-
-// route returns the known pattern r matches, or "other". A pattern the
-// wrapped handler's own ServeMux matched is used when it is a known one; the
-// result is always checked against the known set because ServeMux reports
-// redirect targets (cleaned raw paths) as patterns too.
-func (m *routeMatcher) route(r *http.Request) string {
-	if len(m.known) == 0 {
-		return LabelOther
-	}
-	if _, ok := m.known[r.Pattern]; ok {
-		return r.Pattern
-	}
-	if _, p := m.mux.Handler(r); p != "" {
-		if _, ok := m.known[p]; ok {
-			return p
-		}
-	}
-	return LabelOther
-}
-
-// statusWriter remembers the status code a handler sent. It unwraps for
-// http.ResponseController so flushing and hijacking (used by
-// httputil.ReverseProxy for streaming and upgrades) keep working.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-// WriteHeader records the first final status; 1xx informational responses
-// other than 101 are followed by the real one and are not recorded.
-func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-// Write implies 200 when no status was sent, as net/http does.
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Flush lets handlers that type-assert http.Flusher keep streaming.
-func (w *statusWriter) Flush() {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// Unwrap exposes the underlying writer to http.ResponseController.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -44,6 +44,10 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	inFlight *prometheus.GaugeVec
 	routes   *routeMatcher
+
+	// versions and series hold observers resolved on first use (see series).
+	versions versionIndex
+	series   seriesIndex
 }
 
 // NewMetrics creates the three collectors and registers them with reg (nil
@@ -98,34 +102,53 @@ func (m *Metrics) Handler(version func(*http.Request) string, next http.Handler)
 	if version == nil {
 		version = FixedVersion(LabelUnknown)
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		v := version(r)
-		if v == "" {
-			v = LabelUnknown
+	return &metricsHandler{m: m, version: version, next: next}
+}
+
+type metricsHandler struct {
+	m       *Metrics
+	version func(*http.Request) string
+	next    http.Handler
+}
+
+func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	v := h.m.versions.get(h.m.inFlight, h.version(r))
+	v.inFlight.Inc()
+	sw := acquireStatusWriter(w)
+	start := time.Now()
+	// A deferred call with arguments, not a closure, so nothing escapes;
+	// it still runs when next panics, which is recorded as a 500.
+	defer h.m.record(v, sw, r, start)
+	h.next.ServeHTTP(sw, r)
+	sw.finished = true
+}
+
+// record is the deferred end of a request: the gauge, then the two series.
+func (m *Metrics) record(v *versionSeries, sw *statusWriter, r *http.Request, start time.Time) {
+	elapsed := time.Since(start)
+	v.inFlight.Dec()
+	code := sw.status()
+	releaseStatusWriter(sw)
+	s := m.lookup(v, methodIndex(r.Method), m.routes.route(r), code)
+	s.duration.Observe(elapsed.Seconds())
+	s.requests.Inc()
+}
+
+// lookup returns the resolved series for a label combination, resolving and
+// caching it the first time.
+func (m *Metrics) lookup(v *versionSeries, method, route, code int) *series {
+	key, cacheable := seriesKey(v.idx, method, route, code)
+	if cacheable {
+		if s := m.series.load(key); s != nil {
+			return s
 		}
-		gauge := m.inFlight.WithLabelValues(v)
-		gauge.Inc()
-		sw := &statusWriter{ResponseWriter: w}
-		start := time.Now()
-		finished := false
-		defer func() {
-			gauge.Dec()
-			code := sw.code
-			if code == 0 {
-				// Nothing written: a handler that returns normally has sent
-				// 200; one that panicked has failed the request.
-				code = http.StatusOK
-				if !finished {
-					code = http.StatusInternalServerError
-				}
-			}
-			method, route, codeLabel := methodLabel(r.Method), m.routes.route(r), codeLabel(code)
-			m.duration.WithLabelValues(v, method, route, codeLabel).Observe(time.Since(start).Seconds())
-			m.requests.WithLabelValues(v, method, route, codeLabel).Inc()
-		}()
-		next.ServeHTTP(sw, r)
-		finished = true
-	})
+	}
+	labels := []string{v.name, methodNames[method], m.routes.names[route], codeLabel(code)}
+	s := &series{key: key, duration: m.duration.WithLabelValues(labels...), requests: m.requests.WithLabelValues(labels...)}
+	if !cacheable {
+		return s
+	}
+	return m.series.loadOrStore(s)
 }
 
 // FixedVersion labels every request with v, for a process that runs one

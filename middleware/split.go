@@ -56,17 +56,29 @@ type SplitConfig struct {
 	// Rand returns a number in [0,1); nil uses math/rand/v2. Tests pass a
 	// seeded source to make split ratios reproducible.
 	Rand func() float64
+	// NoContext passes each request on as it came instead of recording the
+	// choice in its context. Recording costs the one allocation per request
+	// the splitter otherwise makes (a copy of the request carrying the new
+	// context). Set it only when nothing behind the splitter asks for the
+	// choice: VersionFrom, VersionOf and FeatureFlag's canary rule all see
+	// no version then. A router whose backends are reverse proxies, each
+	// wrapped in Metrics with FixedVersion, is the case it is for.
+	NoContext bool
 }
 
 // Splitter decides per request whether stable or canary serves it. It is safe
 // for concurrent use; the weight is stored atomically so a rollout can move
 // it while requests are in flight.
 type Splitter struct {
-	header       string
-	cookie       string
-	sticky       bool
-	stickyMaxAge int
-	weight       atomic.Int32
+	header    string
+	cookie    string
+	sticky    bool
+	noContext bool
+	weight    atomic.Int32
+	// stickyCanary and stickyStable are the Set-Cookie values, rendered
+	// once: building them per request allocated three times. Empty when the
+	// cookie name is not a valid token (http.SetCookie would drop it too).
+	stickyCanary, stickyStable string
 
 	// randMu guards a caller-supplied Rand: seeded math/rand/v2 sources are
 	// not safe for concurrent use, and tests should not have to know that.
@@ -77,11 +89,11 @@ type Splitter struct {
 // NewSplitter returns a Splitter for cfg, filling in the defaults.
 func NewSplitter(cfg SplitConfig) *Splitter {
 	s := &Splitter{
-		header:       http.CanonicalHeaderKey(cfg.Header),
-		cookie:       cfg.Cookie,
-		sticky:       cfg.Sticky,
-		stickyMaxAge: int(cfg.StickyMaxAge / time.Second),
-		rand:         cfg.Rand,
+		header:    http.CanonicalHeaderKey(cfg.Header),
+		cookie:    cfg.Cookie,
+		sticky:    cfg.Sticky,
+		noContext: cfg.NoContext,
+		rand:      cfg.Rand,
 	}
 	if s.header == "" {
 		s.header = DefaultHeader
@@ -89,6 +101,9 @@ func NewSplitter(cfg SplitConfig) *Splitter {
 	if s.cookie == "" {
 		s.cookie = DefaultCookie
 	}
+	maxAge := int(cfg.StickyMaxAge / time.Second)
+	s.stickyCanary = stickyCookie(s.cookie, ForceAlways, maxAge).String()
+	s.stickyStable = stickyCookie(s.cookie, ForceNever, maxAge).String()
 	s.weight.Store(int32(min(max(cfg.Weight, 0), 100)))
 	return s
 }
@@ -147,38 +162,58 @@ func (s *Splitter) draw() float64 {
 }
 
 // Handler routes each request to stable or canary and records the choice in
-// the request context (see VersionFrom). With Sticky, a request the weight
-// sent to canary gets Cookie=always and one it sent to stable gets
-// Cookie=never, so the user keeps seeing the same version. No cookie is set
-// at weight 0 or 100: there was no split to stay consistent with, and pinning
-// everyone to stable at weight 0 would starve the canary once traffic moves.
+// the request context (see VersionFrom) unless NoContext is set. With Sticky,
+// a request the weight sent to canary gets Cookie=always and one it sent to
+// stable gets Cookie=never, so the user keeps seeing the same version. No
+// cookie is set at weight 0 or 100: there was no split to stay consistent
+// with, and pinning everyone to stable at weight 0 would starve the canary
+// once traffic moves.
 func (s *Splitter) Handler(stable, canary http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		v, byWeight := s.choose(r)
-		if s.sticky && byWeight {
-			if wt := s.weight.Load(); wt > 0 && wt < 100 {
-				http.SetCookie(w, s.stickyCookie(v))
-			}
-		}
-		r = r.WithContext(context.WithValue(r.Context(), versionKey{}, boxed(v)))
-		if v == VersionCanary {
-			canary.ServeHTTP(w, r)
-			return
-		}
-		stable.ServeHTTP(w, r)
-	})
+	return &splitHandler{s: s, stable: stable, canary: canary}
 }
 
-func (s *Splitter) stickyCookie(version string) *http.Cookie {
-	val := ForceNever
-	if version == VersionCanary {
-		val = ForceAlways
+type splitHandler struct {
+	s              *Splitter
+	stable, canary http.Handler
+}
+
+func (h *splitHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s := h.s
+	v, byWeight := s.choose(r)
+	if s.sticky && byWeight {
+		if wt := s.weight.Load(); wt > 0 && wt < 100 {
+			s.setSticky(w, v)
+		}
 	}
+	if !s.noContext {
+		r = withVersion(r, v)
+	}
+	if v == VersionCanary {
+		h.canary.ServeHTTP(w, r)
+		return
+	}
+	h.stable.ServeHTTP(w, r)
+}
+
+// setSticky adds the pre-rendered Set-Cookie value, as http.SetCookie would.
+func (s *Splitter) setSticky(w http.ResponseWriter, version string) {
+	val := s.stickyStable
+	if version == VersionCanary {
+		val = s.stickyCanary
+	}
+	if val == "" {
+		return
+	}
+	hdr := w.Header()
+	hdr["Set-Cookie"] = append(hdr["Set-Cookie"], val)
+}
+
+func stickyCookie(name, value string, maxAge int) *http.Cookie {
 	return &http.Cookie{
-		Name:     s.cookie,
-		Value:    val,
+		Name:     name,
+		Value:    value,
 		Path:     "/",
-		MaxAge:   s.stickyMaxAge,
+		MaxAge:   maxAge,
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
 	}
@@ -186,8 +221,8 @@ func (s *Splitter) stickyCookie(version string) *http.Cookie {
 
 type versionKey struct{}
 
-// Boxing the two constants once keeps context.WithValue from allocating a
-// fresh interface value on every request.
+// Boxing the two constants once keeps versionContext.Value from allocating a
+// fresh interface value on every lookup.
 var (
 	boxedStable any = VersionStable
 	boxedCanary any = VersionCanary
@@ -229,12 +264,4 @@ func firstHeader(r *http.Request, canonicalKey string) string {
 		return strings.TrimSpace(vs[0])
 	}
 	return ""
-}
-
-func cookieValue(r *http.Request, name string) string {
-	c, err := r.Cookie(name)
-	if err != nil {
-		return ""
-	}
-	return c.Value
 }
