@@ -10,20 +10,23 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // health serves what a Kubernetes Deployment probes and scrapes: /healthz
 // (the process answers), /readyz (the workers are polling Temporal) and
-// /metrics (the Go runtime and process figures of the default registry).
+// /metrics (the worker's registry: Go runtime and process figures, the
+// Temporal SDK's metrics and canaryflow_*, see package telemetry).
 type health struct {
 	ready atomic.Bool
 	srv   *http.Server
 	addr  string // where it listens, once listening
 }
 
-// serveHealth listens on addr; "" serves nothing (a worker on a laptop).
-func serveHealth(addr string, logger *slog.Logger) (*health, error) {
+// serveHealth listens on addr and serves metrics from g; "" serves nothing
+// (a worker on a laptop).
+func serveHealth(addr string, g prometheus.Gatherer, logger *slog.Logger) (*health, error) {
 	h := &health{}
 	if addr == "" {
 		return h, nil
@@ -37,7 +40,12 @@ func serveHealth(addr string, logger *slog.Logger) (*health, error) {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.Handle("GET /metrics", promhttp.Handler())
+	// A metric that fails to gather is logged and left out rather than
+	// failing the scrape: the rest still tells how the worker is doing.
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ErrorHandling: promhttp.ContinueOnError,
+	}))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listening for health and metrics on %s: %w", addr, err)

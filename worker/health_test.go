@@ -11,7 +11,9 @@ import (
 )
 
 func TestHealthAndMetricsAnswerProbes(t *testing.T) {
-	h, err := serveHealth("127.0.0.1:0", slog.Default())
+	m, err := newWorkerMetrics(slog.Default())
+	require.NoError(t, err)
+	h, err := serveHealth("127.0.0.1:0", m.registry, slog.Default())
 	require.NoError(t, err)
 	t.Cleanup(h.close)
 	addr := h.addr

@@ -16,7 +16,6 @@ import (
 
 	"go.temporal.io/sdk/worker"
 
-	"github.com/canaryflow/canaryflow/control"
 	"github.com/canaryflow/canaryflow/workflows"
 )
 
@@ -56,7 +55,14 @@ func run(ctx context.Context, args []string, logger *slog.Logger) error {
 	if err := kube.add(acts, logger); err != nil {
 		return fmt.Errorf("configuring the Kubernetes providers: %w", err)
 	}
-	c, err := control.Dial(ctx, *address, *tns)
+	// One registry for /metrics: the SDK's metrics and canaryflow_* go
+	// through the client's metrics handler into it.
+	metrics, err := newWorkerMetrics(logger)
+	if err != nil {
+		return err
+	}
+	defer metrics.close(context.Background(), logger)
+	c, err := dial(ctx, *address, *tns, metrics.handler)
 	if err != nil {
 		return err
 	}
@@ -80,7 +86,7 @@ func run(ctx context.Context, args []string, logger *slog.Logger) error {
 		w.Stop()
 		return fmt.Errorf("starting the host queue worker: %w", err)
 	}
-	hs, err := serveHealth(*metricsAddr, logger)
+	hs, err := serveHealth(*metricsAddr, metrics.registry, logger)
 	if err != nil {
 		host.Stop()
 		w.Stop()
