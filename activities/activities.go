@@ -46,7 +46,10 @@ type MetricsSource interface {
 
 // Notifier announces rollout events to people.
 type Notifier interface {
-	Notify(ctx context.Context, n rollout.Notification) error
+	// Notify returns the handle of the rollout's thread (n.Thread, or the
+	// one this message started), which the workflow passes back in the
+	// next Notification; "" for a notifier without threads.
+	Notify(ctx context.Context, n rollout.Notification) (thread string, err error)
 }
 
 // Activities is registered with the worker; its fields are the providers it

@@ -41,6 +41,27 @@ type Notification struct {
 	At      time.Time `json:"at"`
 	// Severity is info, warning or critical.
 	Severity string `json:"severity"`
+	// Thread is the notifier's handle on the rollout's conversation (for
+	// Slack, the channel and timestamp of the rollout's first message): empty
+	// until a Notify returns one, then carried by the workflow so that every
+	// later message joins the same thread, across worker restarts and
+	// continue-as-new. Only the notifier that returned it reads it.
+	Thread string `json:"thread,omitempty"`
+
+	// The rollout's position when the event happened, for notifiers that
+	// show it (Slack's fields, and the step an Approve button approves).
+	// Zero when the workflow did not fill them: notifiers leave them out.
+	Stable string `json:"stable,omitempty"`
+	Canary string `json:"canary,omitempty"`
+	// Step counts from 1, as status shows it; on approval-needed it is the
+	// step that waits, which the approval names so that a stale button
+	// cannot release a later gate.
+	Step      int `json:"step,omitempty"`
+	StepCount int `json:"stepCount,omitempty"`
+	Weight    int `json:"weight,omitempty"`
+	// Measurement is the last one taken, so a rollback message can show
+	// the figures it was judged on.
+	Measurement *Measurement `json:"measurement,omitempty"`
 }
 
 // Incident is what a rollback's incident report is written from.

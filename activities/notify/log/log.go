@@ -14,8 +14,8 @@ type Notifier struct {
 	Logger *slog.Logger
 }
 
-// Notify logs n at a level matching its severity.
-func (l Notifier) Notify(ctx context.Context, n rollout.Notification) error {
+// Notify logs n at a level matching its severity; a log has no threads.
+func (l Notifier) Notify(ctx context.Context, n rollout.Notification) (string, error) {
 	lg := l.Logger
 	if lg == nil {
 		lg = slog.Default()
@@ -28,5 +28,5 @@ func (l Notifier) Notify(ctx context.Context, n rollout.Notification) error {
 		level = slog.LevelError
 	}
 	lg.Log(ctx, level, n.Title, "event", n.Event, "rollout", n.RolloutID, "app", n.App, "namespace", n.Namespace, "text", n.Text)
-	return nil
+	return "", nil
 }

@@ -14,12 +14,12 @@ type Notifier struct {
 	sent []rollout.Notification
 }
 
-// Notify records n.
-func (m *Notifier) Notify(_ context.Context, n rollout.Notification) error {
+// Notify records n; it has no threads.
+func (m *Notifier) Notify(_ context.Context, n rollout.Notification) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.sent = append(m.sent, n)
-	return nil
+	return "", nil
 }
 
 // Events returns the event names notified, in order.
