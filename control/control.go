@@ -83,11 +83,13 @@ func Start(ctx context.Context, c client.Client, spec rollout.Spec, by string) (
 	return run, nil
 }
 
-// Status queries a rollout's status; it works while running and after it ended.
+// Status queries a rollout's status; it works while running and after it
+// ended (a worker replays the closed run to answer). A rollout that does not
+// exist is an error wrapping ErrNoRollout.
 func Status(ctx context.Context, c client.Client, id string) (rollout.Status, error) {
 	v, err := c.QueryWorkflow(ctx, id, "", rollout.QueryStatus)
 	if err != nil {
-		return rollout.Status{}, fmt.Errorf("querying status of %s: %w", id, err)
+		return rollout.Status{}, Explain(ctx, c, id, fmt.Errorf("querying status of %s: %w", id, err))
 	}
 	var s rollout.Status
 	if err := v.Get(&s); err != nil {

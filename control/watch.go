@@ -28,6 +28,16 @@ var ErrEnded = errors.New("the rollout's workflow ended without a final phase")
 // and says how it closed), so a terminated rollout never leaves it waiting.
 func Watch(ctx context.Context, c client.Client, id string, every time.Duration, out io.Writer) (rollout.Status, error) {
 	w := watcher{out: out}
+	return Follow(ctx, c, id, every, w.print)
+}
+
+// Follow polls the status every interval and hands each one to seen, until
+// the rollout reaches a final phase (returned with a nil error) or its
+// workflow closes without one (the last status seen, and an error wrapping
+// ErrEnded that says how it closed). Watch and the CLI's live view share it,
+// so both end the same way.
+func Follow(ctx context.Context, c client.Client, id string, every time.Duration, seen func(rollout.Status)) (rollout.Status, error) {
+	var last rollout.Status
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -36,32 +46,34 @@ func Watch(ctx context.Context, c client.Client, id string, every time.Duration,
 			// A closed workflow may not answer queries (no worker replays
 			// it); say how it closed rather than only that the query failed.
 			if closed, cerr := closedAs(ctx, c, id); cerr == nil && closed != "" {
-				return w.last, fmt.Errorf("%w: %s is %s, and its status cannot be read: %w", ErrEnded, id, closed, err)
+				return last, fmt.Errorf("%w: %s is %s, and its status cannot be read: %w", ErrEnded, id, closed, err)
 			}
-			return w.last, err
+			return last, err
 		}
-		w.print(s)
+		last = s
+		seen(s)
 		if s.Phase.Final() {
 			return s, nil
 		}
 		closed, err := closedAs(ctx, c, id)
 		if err != nil {
-			return w.last, err
+			return last, err
 		}
 		if closed != "" {
 			// It may have closed normally between the two calls: read once more.
 			if s, err := Status(ctx, c, id); err == nil {
-				w.print(s)
+				last = s
+				seen(s)
 				if s.Phase.Final() {
 					return s, nil
 				}
 			}
-			return w.last, fmt.Errorf("%w: %s is %s in phase %s at weight %d%%; nothing may have moved traffic back, check the router",
-				ErrEnded, id, closed, w.last.Phase, w.last.Weight)
+			return last, fmt.Errorf("%w: %s is %s in phase %s at weight %d%%; nothing may have moved traffic back, check the router",
+				ErrEnded, id, closed, last.Phase, last.Weight)
 		}
 		select {
 		case <-ctx.Done():
-			return w.last, ctx.Err()
+			return last, ctx.Err()
 		case <-t.C:
 		}
 	}
@@ -70,7 +82,6 @@ func Watch(ctx context.Context, c client.Client, id string, every time.Duration,
 // watcher remembers what has been printed, so each line is printed once.
 type watcher struct {
 	out                          io.Writer
-	last                         rollout.Status
 	seenEvents, seenMeasurements int
 }
 
@@ -94,7 +105,6 @@ func (w *watcher) print(s rollout.Status) {
 		fmt.Fprintln(w.out, l.text)
 	}
 	w.seenEvents, w.seenMeasurements = s.EventsLogged, s.MeasurementsTaken
-	w.last = s
 }
 
 // closedAs says how the latest run of id closed ("Terminated", "TimedOut",
