@@ -8,6 +8,7 @@ import (
 	"github.com/canaryflow/canaryflow/activities"
 	"github.com/canaryflow/canaryflow/analysis"
 	"github.com/canaryflow/canaryflow/rollout"
+	"github.com/canaryflow/canaryflow/telemetry"
 )
 
 // analyze measures every interval while the canary has traffic, until
@@ -90,6 +91,7 @@ func (r *run) measure(ctx workflow.Context, kind string) rollout.Verdict {
 		m.Verdict, m.Reasons = rollout.Evaluate(r.spec.Analysis.Thresholds, res.Sample)
 	}
 	r.record(m)
+	telemetry.Measured(ctx, m.Verdict)
 	r.showDetails(ctx)
 	workflow.GetLogger(ctx).Info("measurement", "kind", kind, "weight", weight, "verdict", m.Verdict, "reasons", m.Reasons)
 	if cause := r.overLimit(m); cause != "" {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/canaryflow/canaryflow/activities"
 	"github.com/canaryflow/canaryflow/rollout"
+	"github.com/canaryflow/canaryflow/telemetry"
 )
 
 // Compensation keeps trying: each undo step is retried, whatever the class
@@ -70,6 +71,7 @@ func (r *run) compensate(ctx workflow.Context, st RollbackState) (Result, error)
 		if res := r.status.Resolution; res != nil {
 			reason := fmt.Sprintf("%s; resolved by %s: %s", st.Reason, res.By, res.Reason)
 			r.report(ctx, rollout.PhaseRollbackFailed, "warning", reason)
+			telemetry.Resolved(ctx, r.status)
 			return r.ended(rollout.PhaseRollbackFailed, reason, false)
 		}
 		if !r.retry {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/canaryflow/canaryflow/activities"
 	"github.com/canaryflow/canaryflow/rollout"
+	"github.com/canaryflow/canaryflow/telemetry"
 )
 
 // maxMeasurements bounds the measurements kept in status so a long rollout
@@ -104,6 +105,7 @@ func (r *run) setPhase(ctx workflow.Context, p rollout.Phase) {
 		return
 	}
 	workflow.GetLogger(ctx).Info("phase", "from", r.status.Phase, "to", p)
+	telemetry.PhaseChanged(ctx, r.spec.Steps, r.status, p)
 	r.status.Phase = p
 	r.showDetails(ctx)
 }
@@ -139,6 +141,7 @@ func (r *run) event(ctx workflow.Context, kind, msg, by string) {
 }
 
 func (r *run) beginStep(ctx workflow.Context, i int, s rollout.Step) {
+	telemetry.StepBegun(ctx, r.spec.Steps, r.status)
 	r.status.Step = i + 1
 	r.status.StepName = s.Describe()
 	r.status.StepStartedAt = workflow.Now(ctx)
@@ -208,6 +211,7 @@ func (r *run) setWeight(ctx workflow.Context, o workflow.ActivityOptions, w int)
 		r.status.WeightSince = workflow.Now(ctx)
 	}
 	r.status.Weight = w
+	telemetry.WeightSet(ctx, r.spec.Namespace, r.spec.App, w)
 	r.showDetails(ctx)
 	r.event(ctx, "weight", fmt.Sprintf("canary weight %d%%", w), "")
 	return nil
