@@ -115,7 +115,7 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	v := h.m.versions.get(h.m.inFlight, h.version(r))
 	v.inFlight.Inc()
 	sw := acquireStatusWriter(w)
-	start := time.Now()
+	start := monotonicNow()
 	// A deferred call with arguments, not a closure, so nothing escapes;
 	// it still runs when next panics, which is recorded as a 500.
 	defer h.m.record(v, sw, r, start)
@@ -124,8 +124,8 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // record is the deferred end of a request: the gauge, then the two series.
-func (m *Metrics) record(v *versionSeries, sw *statusWriter, r *http.Request, start time.Time) {
-	elapsed := time.Since(start)
+func (m *Metrics) record(v *versionSeries, sw *statusWriter, r *http.Request, start time.Duration) {
+	elapsed := monotonicNow() - start
 	v.inFlight.Dec()
 	code := sw.status()
 	releaseStatusWriter(sw)
@@ -150,6 +150,13 @@ func (m *Metrics) lookup(v *versionSeries, method, route, code int) *series {
 	}
 	return m.series.loadOrStore(s)
 }
+
+// epoch anchors monotonicNow. time.Now reads the wall clock as well as the
+// monotonic one; a duration needs only the latter, and time.Since on a
+// monotonic time.Time reads only that.
+var epoch = time.Now()
+
+func monotonicNow() time.Duration { return time.Since(epoch) }
 
 // FixedVersion labels every request with v, for a process that runs one
 // version (the demo service started as stable or as canary).

@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"path"
 	"strings"
 	"sync"
 )
@@ -27,20 +26,56 @@ type routeMatcher struct {
 	// for each index, with names[0] = "other".
 	index map[string]int
 	names []string
-	// hosts holds the trees by host; "" is the tree of hostless patterns.
-	hosts   map[string]methodTrees
-	anyHost bool
-	legacy  bool
+	// hostless holds the trees of patterns without a host, hosts the others.
+	hostless *methodTrees
+	hosts    map[string]*methodTrees
+	legacy   bool
 }
 
-// methodTrees holds a path tree per method; "" is patterns with no method.
-type methodTrees map[string]*routeNode
+// methodTrees holds a path tree per method, searched linearly (there are a
+// handful), and the tree of patterns with no method.
+type methodTrees struct {
+	methods   []methodTree
+	anyMethod *routeNode
+}
+
+type methodTree struct {
+	method string
+	root   *routeNode
+}
+
+func (t *methodTrees) tree(method string) *routeNode {
+	for i := range t.methods {
+		if t.methods[i].method == method {
+			return t.methods[i].root
+		}
+	}
+	return nil
+}
+
+// root returns the tree for method ("" for no method), creating it.
+func (t *methodTrees) root(method string) *routeNode {
+	if method == "" {
+		if t.anyMethod == nil {
+			t.anyMethod = &routeNode{}
+		}
+		return t.anyMethod
+	}
+	if n := t.tree(method); n != nil {
+		return n
+	}
+	n := &routeNode{}
+	t.methods = append(t.methods, methodTree{method, n})
+	return n
+}
 
 // routeNode is one path segment. route is non-zero when a pattern ends
 // here; multiEnd and segments describe that pattern for the trailing-slash
 // redirect's exactness test.
 type routeNode struct {
-	literals map[string]*routeNode
+	// literals is searched linearly: a node rarely has more than a few, and
+	// comparing strings of different lengths is cheaper than hashing one.
+	literals []literalChild
 	single   *routeNode
 	multi    *routeNode
 	route    int
@@ -50,11 +85,12 @@ type routeNode struct {
 
 func newRouteMatcher(patterns []string) (*routeMatcher, error) {
 	m := &routeMatcher{
-		mux:    http.NewServeMux(),
-		index:  make(map[string]int, len(patterns)),
-		names:  []string{LabelOther},
-		hosts:  map[string]methodTrees{},
-		legacy: legacyServeMux(),
+		mux:      http.NewServeMux(),
+		index:    make(map[string]int, len(patterns)),
+		names:    []string{LabelOther},
+		hostless: &methodTrees{},
+		hosts:    map[string]*methodTrees{},
+		legacy:   legacyServeMux(),
 	}
 	for _, p := range patterns {
 		if _, dup := m.index[p]; dup {
@@ -91,19 +127,14 @@ func (m *routeMatcher) compile(p string, route int) {
 	}
 	slash := strings.IndexByte(rest, '/')
 	host, rest := rest[:slash], rest[slash:]
+	trees := m.hostless
 	if host != "" {
-		m.anyHost = true
+		if trees = m.hosts[host]; trees == nil {
+			trees = &methodTrees{}
+			m.hosts[host] = trees
+		}
 	}
-	trees := m.hosts[host]
-	if trees == nil {
-		trees = methodTrees{}
-		m.hosts[host] = trees
-	}
-	n := trees[method]
-	if n == nil {
-		n = &routeNode{}
-		trees[method] = n
-	}
+	n := trees.root(method)
 	segments, multiEnd := 0, false
 	for rest != "" {
 		rest = rest[1:]
@@ -139,16 +170,27 @@ func (n *routeNode) child(slot **routeNode) *routeNode {
 	return *slot
 }
 
+type literalChild struct {
+	seg  string
+	node *routeNode
+}
+
 func (n *routeNode) literal(seg string) *routeNode {
-	if n.literals == nil {
-		n.literals = map[string]*routeNode{}
+	if c := n.findLiteral(seg); c != nil {
+		return c
 	}
-	c := n.literals[seg]
-	if c == nil {
-		c = &routeNode{}
-		n.literals[seg] = c
-	}
+	c := &routeNode{}
+	n.literals = append(n.literals, literalChild{seg, c})
 	return c
+}
+
+func (n *routeNode) findLiteral(seg string) *routeNode {
+	for i := range n.literals {
+		if n.literals[i].seg == seg {
+			return n.literals[i].node
+		}
+	}
+	return nil
 }
 
 // route returns the index of the known pattern r matches, or 0 ("other").
@@ -158,8 +200,10 @@ func (m *routeMatcher) route(r *http.Request) int {
 	if len(m.names) == 1 {
 		return 0
 	}
-	if i, ok := m.index[r.Pattern]; ok {
-		return i
+	if r.Pattern != "" {
+		if i, ok := m.index[r.Pattern]; ok {
+			return i
+		}
 	}
 	if m.legacy || r.Method == http.MethodConnect || r.URL == nil {
 		return m.viaMux(r)
@@ -169,7 +213,7 @@ func (m *routeMatcher) route(r *http.Request) int {
 		return m.viaMux(r)
 	}
 	host := ""
-	if m.anyHost {
+	if len(m.hosts) > 0 {
 		host = stripPort(r.Host)
 	}
 	n := m.match(host, r.Method, p, false)
@@ -201,22 +245,22 @@ func (m *routeMatcher) match(host, method, path string, slash bool) *routeNode {
 			return n
 		}
 	}
-	return m.hosts[""].match(method, path, slash)
+	return m.hostless.match(method, path, slash)
 }
 
-func (t methodTrees) match(method, path string, slash bool) *routeNode {
+func (t *methodTrees) match(method, path string, slash bool) *routeNode {
 	if t == nil {
 		return nil
 	}
-	if n := t[method].match(path, slash); n != nil {
+	if n := t.tree(method).match(path, slash); n != nil {
 		return n
 	}
 	if method == http.MethodHead {
-		if n := t[http.MethodGet].match(path, slash); n != nil {
+		if n := t.tree(http.MethodGet).match(path, slash); n != nil {
 			return n
 		}
 	}
-	return t[""].match(path, slash)
+	return t.anyMethod.match(path, slash)
 }
 
 // match walks path (with a "/" appended when slash is set, for the
@@ -232,7 +276,7 @@ func (n *routeNode) match(path string, slash bool) *routeNode {
 		}
 		return n
 	}
-	if c := n.literals[seg]; c != nil {
+	if c := n.findLiteral(seg); c != nil {
 		if l := c.match(rest, restSlash); l != nil {
 			return l
 		}
@@ -299,15 +343,28 @@ func unescapeSegment(s string) string {
 }
 
 // isCleanPath reports whether ServeMux would route p as it is rather than
-// redirect to a cleaned form. path.Clean does not allocate for a clean path.
+// redirect to a cleaned form: it is rooted and has no empty, "." or ".."
+// segment, a single trailing slash aside.
 func isCleanPath(p string) bool {
 	if p == "" || p[0] != '/' {
 		return false
 	}
-	if len(p) > 1 && p[len(p)-1] == '/' {
-		p = p[:len(p)-1]
+	for i := 0; i < len(p); i++ {
+		if p[i] != '/' {
+			continue
+		}
+		seg := p[i+1:]
+		if j := strings.IndexByte(seg, '/'); j >= 0 {
+			seg = seg[:j]
+			if j == 0 {
+				return false // "//"
+			}
+		}
+		if seg == "." || seg == ".." {
+			return false
+		}
 	}
-	return path.Clean(p) == p
+	return true
 }
 
 // stripPort removes a port from a Host header as ServeMux does, leaving a
