@@ -40,7 +40,7 @@ func Explain(ctx context.Context, c client.Client, id string, err error) error {
 	}
 	if derr == nil {
 		if st := d.GetWorkflowExecutionInfo().GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-			return fmt.Errorf("%w: %s is %s: %w", ErrClosed, id, st, err)
+			return fmt.Errorf("%w: %s is %s (`starter status --id %s` shows how it ended)", ErrClosed, id, st, id)
 		}
 	}
 	return err
