@@ -29,6 +29,9 @@ const (
 	// versionSequential lets a spec ask for sequential judgement (package
 	// analysis): counts since the weight began, holds extended while undecided.
 	versionSequential = "sequential"
+	// versionSearchAttributes keeps an admitted rollout's search attributes
+	// (app, namespace, phase, weight, version) current, in every run.
+	versionSearchAttributes = "search-attributes"
 )
 
 // TaskQueue is where the worker listens and the starter sends rollouts.
@@ -89,6 +92,7 @@ func CanaryRollout(ctx workflow.Context, in Input) (Result, error) {
 	}
 	r.hardened = workflow.GetVersion(ctx, versionHardened, workflow.DefaultVersion, 1) >= 1
 	r.seq = workflow.GetVersion(ctx, versionSequential, workflow.DefaultVersion, 1) >= 1
+	attrs := workflow.GetVersion(ctx, versionSearchAttributes, workflow.DefaultVersion, 1) >= 1
 	if r.hardened {
 		info := workflow.GetInfo(ctx)
 		why, errType := admit(info, spec, in), ErrTypeRejected
@@ -105,9 +109,13 @@ func CanaryRollout(ctx workflow.Context, in Input) (Result, error) {
 			return r.reject(ctx, errType, why)
 		}
 	}
+	// Only an admitted rollout is published: its values are validated, and
+	// a refused one has nothing to find.
+	r.attrs = attrs && r.hardened
 	if in.Resume != nil {
 		return r.resume(ctx, *in.Resume)
 	}
+	r.publishAll(ctx)
 	r.event(ctx, "started", fmt.Sprintf("rollout of %s → %s", spec.Stable.Version, spec.Canary.Version), by(in.By))
 
 	if !r.hardened { // hardened runs validated before anything else

@@ -61,6 +61,10 @@ func (r *run) resume(ctx workflow.Context, s Resume) (Result, error) {
 	}
 	r.paused, r.promoteNow, r.touched = s.Status.Paused, s.PromoteNow, true
 	r.gateOK, r.queue = s.GateOK, s.Queue
+	// The UI's current details and the search attributes belong to the run:
+	// set them again so a continued rollout shows and is found as before.
+	r.showDetails(ctx)
+	r.publishAll(ctx)
 	if s.Rollback != nil {
 		r.event(ctx, "continued", "continued in a fresh history while rolling back", "")
 		// As in the first run: cancellation must not end compensation or

@@ -66,6 +66,9 @@ type run struct {
 	queue string
 	// retryFor is how long a compensation step is retried before RollbackFailed.
 	retryFor time.Duration
+	// attrs is versionSearchAttributes in force for an admitted rollout: its
+	// search attributes are kept current (see publishAll).
+	attrs bool
 }
 
 // on places activity options on the rollout's host queue, if it has one.
@@ -108,6 +111,7 @@ func (r *run) setPhase(ctx workflow.Context, p rollout.Phase) {
 	telemetry.PhaseChanged(ctx, r.spec.Steps, r.status, p)
 	r.status.Phase = p
 	r.showDetails(ctx)
+	r.publishPhase(ctx)
 }
 
 // showDetails keeps the Temporal UI's "current details" of the rollout up to
@@ -210,9 +214,13 @@ func (r *run) setWeight(ctx workflow.Context, o workflow.ActivityOptions, w int)
 	if r.status.Weight != w {
 		r.status.WeightSince = workflow.Now(ctx)
 	}
+	changed := r.status.Weight != w
 	r.status.Weight = w
 	telemetry.WeightSet(ctx, r.spec.Namespace, r.spec.App, w)
 	r.showDetails(ctx)
+	if changed {
+		r.publishWeight(ctx)
+	}
 	r.event(ctx, "weight", fmt.Sprintf("canary weight %d%%", w), "")
 	return nil
 }

@@ -8,13 +8,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"time"
 
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
+
+	"github.com/canaryflow/canaryflow/rollout"
 )
 
 // TemporalOptions configure StartTemporal. The zero value is what tests
@@ -102,6 +106,12 @@ func startTemporalOnce(ctx context.Context, bin string, opts TemporalOptions) (*
 		"--ui-port", strconv.Itoa(uiPort),
 		"--log-level", "warn",
 		"--namespace", opts.Namespace,
+	}
+	// The rollouts' search attributes, registered as a real cluster would
+	// have them (see rollout.SearchAttrTypes); sorted so the command line
+	// is the same every time.
+	for _, name := range slices.Sorted(maps.Keys(rollout.SearchAttrTypes)) {
+		args = append(args, "--search-attribute", name+"="+rollout.SearchAttrTypes[name])
 	}
 	p, err := startProcess("temporal", bin, args, opts.Log)
 	if err != nil {
