@@ -67,6 +67,9 @@ func run(ctx context.Context, args []string, logger *slog.Logger) error {
 		return err
 	}
 	defer c.Close()
+	if err := checkSearchAttributes(ctx, c, effectiveNamespace(*tns)); err != nil {
+		return err
+	}
 
 	// The stop timeout lets activities in flight (a deploy, a weight change)
 	// finish on SIGTERM rather than be cut off and retried elsewhere.
