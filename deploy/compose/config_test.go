@@ -326,6 +326,51 @@ func (s *stack) checkTemporal(pr *problems) {
 	if err := yaml.UnmarshalStrict(data, &dc); err != nil {
 		pr.add(hp, fmt.Errorf("parsing Temporal dynamic config: %w", err))
 	}
+	s.checkNamespace(pr)
+}
+
+// checkNamespace holds the temporal-namespace service to what the worker needs: the
+// namespace the worker and starter use, with every search attribute rollouts set, each with
+// its type (the worker refuses to start otherwise).
+func (s *stack) checkNamespace(pr *problems) {
+	const field = "services.temporal-namespace.environment"
+	svc, ok := s.services["temporal-namespace"]
+	if !ok {
+		pr.addf("services", "no temporal-namespace service: nothing registers the namespace and search attributes")
+		return
+	}
+	env := func(service, key string) string {
+		if v := s.services[service].Environment[key]; v != nil {
+			return *v
+		}
+		return ""
+	}
+	ns := env("temporal-namespace", "NAMESPACE")
+	for _, client := range []string{"worker", "starter"} {
+		if got := env(client, "TEMPORAL_NAMESPACE"); got != ns {
+			pr.addf(field+".NAMESPACE", "registers %q, but services.%s uses TEMPORAL_NAMESPACE=%q", ns, client, got)
+		}
+	}
+	got := map[string]string{}
+	if v := svc.Environment["SEARCH_ATTRIBUTES"]; v != nil {
+		for _, pair := range strings.Fields(*v) {
+			name, typ, ok := strings.Cut(pair, "=")
+			if !ok {
+				pr.addf(field+".SEARCH_ATTRIBUTES", "%q is not Name=Type", pair)
+			}
+			got[name] = typ
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(rollout.SearchAttrTypes)) {
+		if want := rollout.SearchAttrTypes[name]; got[name] != want {
+			pr.addf(field+".SEARCH_ATTRIBUTES", "want %s=%s (rollout.SearchAttrTypes), got %q", name, want, got[name])
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(got)) {
+		if _, ok := rollout.SearchAttrTypes[name]; !ok {
+			pr.addf(field+".SEARCH_ATTRIBUTES", "%s is not a canaryflow search attribute", name)
+		}
+	}
 }
 
 // checkSpec parses the rollout spec the starter service starts, as the starter does, and
