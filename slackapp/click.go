@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/slack-go/slack"
+	"go.temporal.io/api/serviceerror"
 
 	notifyslack "github.com/canaryflow/canaryflow/activities/notify/slack"
 	"github.com/canaryflow/canaryflow/control"
@@ -96,6 +97,10 @@ func (a *App) click(parent context.Context, cb slack.InteractionCallback, ba sla
 		log.Info("the rollout refused a slack button click", "err", err)
 		a.ephemeral(ctx, w, "Not done: "+quote(err.Error()))
 		return
+	case isGone(err):
+		log.Info("a slack button click for a rollout that is not running", "err", err)
+		a.ephemeral(ctx, w, fmt.Sprintf("Nothing was done: %s is not running any more (it has ended, or never started).", act.WorkflowID))
+		return
 	case err != nil:
 		log.Error("applying a slack button click", "err", err)
 		a.ephemeral(ctx, w, fmt.Sprintf("Could not reach the rollout (%s); nothing was done. The CLI does the same: `starter %s --id %s`.",
@@ -111,6 +116,13 @@ func (a *App) click(parent context.Context, cb slack.InteractionCallback, ba sla
 		log.Warn("replying in the rollout's slack thread", "err", rollout.RedactError(err))
 	}
 	a.settle(ctx, cb, w, text)
+}
+
+// isGone tells a rollout that has ended (or never was) from a Temporal
+// that cannot be reached: the first is an answer, the second a failure.
+func isGone(err error) bool {
+	var nf *serviceerror.NotFound
+	return errors.As(err, &nf)
 }
 
 // who names the clicking user for the rollout's audit trail:

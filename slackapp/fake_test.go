@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -118,8 +119,13 @@ func (f *fakeSlack) record(method string) http.HandlerFunc {
 		f.ts++
 		ts := fmt.Sprintf("1700000100.%06d", f.ts)
 		f.mu.Unlock()
+		// Slack answers with the channel's ID, whatever name was posted to.
+		channel := r.PostForm.Get("channel")
+		if strings.HasPrefix(channel, "#") {
+			channel = "C0DEPLOYS"
+		}
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = fmt.Fprintf(w, `{"ok":true,"channel":%q,"ts":%q,"message_ts":%q}`, r.PostForm.Get("channel"), ts, ts)
+		_, _ = fmt.Fprintf(w, `{"ok":true,"channel":%q,"ts":%q,"message_ts":%q}`, channel, ts, ts)
 	}
 }
 
