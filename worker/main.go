@@ -70,6 +70,11 @@ func run(ctx context.Context, args []string, logger *slog.Logger) error {
 	if err := checkSearchAttributes(ctx, c, effectiveNamespace(*tns)); err != nil {
 		return err
 	}
+	stopSlack, err := startSlackApp(ctx, &cfg, c, logger)
+	if err != nil {
+		return err
+	}
+	defer stopSlack()
 
 	// The stop timeout lets activities in flight (a deploy, a weight change)
 	// finish on SIGTERM rather than be cut off and retried elsewhere.
