@@ -147,10 +147,15 @@ func TestCommandsOnARealServer(t *testing.T) {
 			s.ok(t, "start", "-f", s.spec(t, "rushed", gateSteps))
 			id := "canary-cli.rushed"
 			s.waitFor(t, id, "approval", func(st rollout.Status) bool { return st.Phase == rollout.PhaseAwaitApproval })
-			assert.NotEmpty(t, s.ok(t, "promote", "--id", id))
-			code, out, errOut := s.cli(t, "watch", "--id", id)
-			assert.Equal(t, exitOK, code, errOut)
-			assert.Contains(t, out, "ended Promoted")
+			assert.Contains(t, s.ok(t, "promote", "--id", id), "promot")
+			// Followed as on a terminal: the live view, redrawn in place.
+			var out strings.Builder
+			c := &cli{out: &out, errOut: &out, isTerminal: true, width: 200, now: time.Now}
+			require.NoError(t, c.follow(context.Background(), s.c, id, 200*time.Millisecond))
+			assert.Contains(t, out.String(), "rollout cli/rushed  v1 → v2  (canary-cli.rushed)")
+			assert.Contains(t, out.String(), "weight   [")
+			assert.Contains(t, out.String(), "\x1b[", "frames after the first redraw the one before")
+			assert.Contains(t, out.String(), "rollout canary-cli.rushed ended Promoted")
 		})
 
 		t.Run("watch exits 3 when the workflow is terminated", func(t *testing.T) {
@@ -200,6 +205,53 @@ func TestCommandsOnARealServer(t *testing.T) {
 			}
 			s.ok(t, "abort", "--id", id)
 		})
+	})
+
+	t.Run("list from visibility, filtered, with hostile filters", func(t *testing.T) {
+		ids := func(t *testing.T, args ...string) []string {
+			t.Helper()
+			code, out, errOut := s.cli(t, append([]string{"list", "-o", "json"}, args...)...)
+			require.Equal(t, exitOK, code, errOut)
+			var rs []control.Summary
+			require.NoError(t, json.Unmarshal([]byte(out), &rs))
+			var ids []string
+			for _, r := range rs {
+				ids = append(ids, r.ID)
+			}
+			return ids
+		}
+		// Visibility trails the workflows: wait until it has the final phases.
+		require.EventuallyWithT(t, func(ct *assert.CollectT) {
+			code, out, _ := s.cli(t, "list", "--phase", "RolledBack", "-o", "json")
+			var rs []control.Summary
+			if assert.Equal(ct, exitOK, code) && assert.NoError(ct, json.Unmarshal([]byte(out), &rs)) {
+				assert.Len(ct, rs, 3, "bad, gated and calm rolled back")
+			}
+		}, 30*time.Second, 250*time.Millisecond)
+
+		out := s.ok(t, "list")
+		assert.Regexp(t, `(?m)^ID\s+PHASE\s+WEIGHT\s+CANARY\s+STATUS\s+STARTED\s+CLOSED$`, out)
+		assert.Regexp(t, `(?m)^canary-cli\.good\s+Promoted\s+0%\s+v2\s+Completed\s`, out)
+		assert.Regexp(t, `(?m)^canary-cli\.doomed\s+AwaitingApproval\s+10%\s+v2\s+Terminated\s`, out)
+
+		assert.Equal(t, []string{"canary-cli.good"}, ids(t, "--app", "good", "--namespace", "cli"))
+		assert.Empty(t, ids(t, "--app", "good", "--namespace", "elsewhere"))
+		assert.ElementsMatch(t, []string{"canary-cli.good", "canary-cli.rushed"}, ids(t, "--phase", "Promoted"))
+		assert.Len(t, ids(t, "--limit", "2"), 2)
+
+		// Each of these would match every rollout (or break the query) if
+		// the value were pasted into the query unquoted.
+		for _, hostile := range []string{
+			"good' OR WorkflowType = 'CanaryRollout",
+			`good\' OR WorkflowType = 'CanaryRollout`,
+			`good\`,
+			"good\" OR \"1\" = \"1",
+			"%",
+		} {
+			assert.Empty(t, ids(t, "--app", hostile), "%q", hostile)
+			assert.Empty(t, ids(t, "--namespace", hostile, "--app", "good"), "%q", hostile)
+		}
+		assert.Contains(t, s.ok(t, "list", "--app", "good' OR 'a'='a"), "no rollouts match")
 	})
 
 	t.Run("retry-rollback and resolve a RollbackFailed rollout", func(t *testing.T) {

@@ -54,15 +54,18 @@ type cli struct {
 	out, errOut io.Writer
 	address     string
 	tns         string
-	// isTerminal says whether out is a terminal, for watch's live view.
+	// isTerminal says whether out is a terminal, for watch's live view,
+	// and width is its width in columns (0 when unknown).
 	isTerminal bool
+	width      int
 	// now is the clock the live view counts down with.
 	now func() time.Time
 }
 
 // execute runs one command line and returns its exit code.
 func execute(ctx context.Context, args []string, out, errOut io.Writer) int {
-	c := &cli{out: out, errOut: errOut, isTerminal: isTerminal(out), now: time.Now}
+	c := &cli{out: out, errOut: errOut, now: time.Now}
+	c.isTerminal, c.width = terminal(out)
 	root := c.root()
 	root.SetArgs(args)
 	root.SetOut(out)
@@ -187,9 +190,16 @@ func currentUser() string {
 	return os.Getenv("USER")
 }
 
-// isTerminal reports whether w is a terminal, so watch draws its live view
-// there and prints plain lines into pipes and files.
-func isTerminal(w io.Writer) bool {
+// terminal reports whether w is a terminal and how wide, so watch draws its
+// live view there and prints plain lines into pipes and files.
+func terminal(w io.Writer) (bool, int) {
 	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return false, 0
+	}
+	width, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return true, 0
+	}
+	return true, width
 }

@@ -102,7 +102,7 @@ func (c *cli) live(ctx context.Context, cl client.Client, id string, every time.
 	}
 	drawn := 0
 	return control.Follow(ctx, cl, id, every, func(s rollout.Status) {
-		view := liveView(id, s, spec, c.now())
+		view := fit(liveView(id, s, spec, c.now()), c.width)
 		if drawn > 0 {
 			// Back to the first line drawn, and clear from there down.
 			fmt.Fprintf(c.out, "\x1b[%dF\x1b[J", drawn)
@@ -110,6 +110,21 @@ func (c *cli) live(ctx context.Context, cl client.Client, id string, every time.
 		fmt.Fprint(c.out, view)
 		drawn = strings.Count(view, "\n")
 	})
+}
+
+// fit cuts each line to the terminal's width: a line that wrapped would
+// take two rows, and redrawing would then leave old rows behind.
+func fit(view string, width int) string {
+	if width <= 1 {
+		return view
+	}
+	ls := strings.SplitAfter(view, "\n")
+	for i, l := range ls {
+		if r := []rune(strings.TrimSuffix(l, "\n")); len(r) >= width {
+			ls[i] = string(r[:width-2]) + "…\n"
+		}
+	}
+	return strings.Join(ls, "")
 }
 
 // liveViewEvents is how many recent events the live view shows.
