@@ -38,8 +38,18 @@ func cookieValue(r *http.Request, name string) string {
 	return ""
 }
 
-// scanCookieLine looks for name in one Cookie header line.
+// scanCookieLine looks for name in one Cookie header line. Pairs are split
+// on ';' alone (quotes do not protect one), so the pairs before the one that
+// holds the first occurrence of name cannot match and are skipped unparsed:
+// most requests carry cookies, few carry this one.
 func scanCookieLine(line, name string) (string, bool) {
+	i := strings.Index(line, name)
+	if i < 0 {
+		return "", false
+	}
+	if j := strings.LastIndexByte(line[:i], ';'); j >= 0 {
+		line = line[j+1:]
+	}
 	line = textproto.TrimString(line)
 	for line != "" {
 		var part string
