@@ -35,8 +35,9 @@ type Metric struct {
 	// Instrument is the name given to the SDK's metrics handler.
 	Instrument string
 	Kind       Kind
-	// Labels are canaryflow's own; series emitted from the workflow also
-	// carry the SDK's namespace, task_queue and workflow_type.
+	// Labels are canaryflow's own. Every series also carries the SDK's tags
+	// (client_name, namespace, task_queue, workflow_type, activity_type,
+	// worker_type; "none" where one does not apply), all bounded.
 	Labels []string
 	Help   string
 	// Buckets are a histogram's upper bounds, in seconds.
@@ -107,18 +108,19 @@ var sdkBuckets = []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
 // SDKMetrics are the Temporal SDK metrics the dashboards read, as the
 // worker's /metrics exposes them through NewPrometheusHandler. The SDK
 // defines many more (go.temporal.io/sdk/internal/common/metrics); these are
-// the ones whose names a dashboard depends on.
+// the ones whose names a dashboard depends on; their labels are the SDK's
+// tags (see Metric.Labels) plus, for some, operation or failure_reason.
 var SDKMetrics = []Metric{
-	{Name: "temporal_workflow_completed_total", Kind: Counter, Labels: []string{"namespace", "task_queue", "workflow_type"}},
-	{Name: "temporal_workflow_failed_total", Kind: Counter, Labels: []string{"namespace", "task_queue", "workflow_type"}},
-	{Name: "temporal_workflow_continue_as_new_total", Kind: Counter, Labels: []string{"namespace", "task_queue", "workflow_type"}},
-	{Name: "temporal_workflow_task_execution_failed_total", Kind: Counter, Labels: []string{"namespace", "task_queue", "workflow_type", "failure_reason"}},
-	{Name: "temporal_activity_execution_failed_total", Kind: Counter, Labels: []string{"namespace", "task_queue", "activity_type", "workflow_type"}},
-	{Name: "temporal_activity_execution_latency_seconds", Kind: Histogram, Labels: []string{"namespace", "task_queue", "activity_type", "workflow_type"}},
-	{Name: "temporal_activity_schedule_to_start_latency_seconds", Kind: Histogram, Labels: []string{"namespace", "task_queue", "activity_type", "workflow_type"}},
-	{Name: "temporal_workflow_task_schedule_to_start_latency_seconds", Kind: Histogram, Labels: []string{"namespace", "task_queue", "workflow_type"}},
-	{Name: "temporal_request_failure_total", Kind: Counter, Labels: []string{"namespace", "operation"}},
-	{Name: "temporal_worker_task_slots_available", Kind: Gauge, Labels: []string{"namespace", "task_queue", "worker_type"}},
+	{Name: "temporal_workflow_completed_total", Kind: Counter},
+	{Name: "temporal_workflow_failed_total", Kind: Counter},
+	{Name: "temporal_workflow_continue_as_new_total", Kind: Counter},
+	{Name: "temporal_workflow_task_execution_failed_total", Kind: Counter},
+	{Name: "temporal_activity_execution_failed_total", Kind: Counter},
+	{Name: "temporal_activity_execution_latency_seconds", Kind: Histogram},
+	{Name: "temporal_activity_schedule_to_start_latency_seconds", Kind: Histogram},
+	{Name: "temporal_workflow_task_schedule_to_start_latency_seconds", Kind: Histogram},
+	{Name: "temporal_request_failure_total", Kind: Counter},
+	{Name: "temporal_worker_task_slots_available", Kind: Gauge},
 }
 
 // lookup returns the Metric of an instrument name, if it is canaryflow's.
