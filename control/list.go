@@ -79,7 +79,7 @@ func (f Filter) Query() (string, error) {
 	}
 	if f.Phase != "" {
 		if !slices.Contains(Phases, f.Phase) {
-			return "", fmt.Errorf("phase %q: must be one of %s", f.Phase, phaseNames())
+			return "", fmt.Errorf("phase %q: must be one of %s", rollout.Clip(string(f.Phase), 64), strings.Join(PhaseNames(), ", "))
 		}
 		conds = append(conds, attrPhase+" = "+quote(string(f.Phase)))
 	}
@@ -93,12 +93,13 @@ var Phases = []rollout.Phase{
 	rollout.PhaseRollingBack, rollout.PhaseRolledBack, rollout.PhaseRollbackFailed, rollout.PhaseRejected,
 }
 
-func phaseNames() string {
+// PhaseNames is Phases as strings, for help texts and shell completion.
+func PhaseNames() []string {
 	names := make([]string, len(Phases))
 	for i, p := range Phases {
 		names[i] = string(p)
 	}
-	return strings.Join(names, ", ")
+	return names
 }
 
 func filterValue(flag, v string) error {

@@ -252,6 +252,12 @@ func TestCommandsOnARealServer(t *testing.T) {
 			assert.Empty(t, ids(t, "--namespace", hostile, "--app", "good"), "%q", hostile)
 		}
 		assert.Contains(t, s.ok(t, "list", "--app", "good' OR 'a'='a"), "no rollouts match")
+
+		// Tab after --id offers the rollouts there are.
+		var buf strings.Builder
+		code := execute(context.Background(), []string{"__complete", "status", "--address", s.srv.Address(), "--id", ""}, &buf, &buf)
+		assert.Equal(t, exitOK, code)
+		assert.Contains(t, buf.String(), "canary-cli.good\tPromoted")
 	})
 
 	t.Run("retry-rollback and resolve a RollbackFailed rollout", func(t *testing.T) {

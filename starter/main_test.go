@@ -154,7 +154,18 @@ func TestServerUnreachableNamesTheAddress(t *testing.T) {
 		assert.Contains(t, errOut, "starter: connecting to Temporal at 127.0.0.1:1", "%v", args)
 		assert.Empty(t, out, "%v", args)
 	}
-	// TEMPORAL_ADDRESS is used when --address is not given (not parallel: it sets the environment).
+}
+
+// Without --address the standard Temporal environment says where to go.
+func TestTemporalEnvironmentIsUsed(t *testing.T) {
+	t.Setenv("TEMPORAL_ADDRESS", "127.0.0.1:2")
+	var out, errOut bytes.Buffer
+	code := execute(context.Background(), []string{"status", "--id", "x"}, &out, &errOut)
+	assert.Equal(t, exitFailure, code)
+	assert.Contains(t, errOut.String(), "connecting to Temporal at 127.0.0.1:2")
+	code = execute(context.Background(), []string{"status", "--id", "x", "--address", "127.0.0.1:3"}, &out, &errOut)
+	assert.Equal(t, exitFailure, code)
+	assert.Contains(t, errOut.String(), "connecting to Temporal at 127.0.0.1:3", "--address wins")
 }
 
 func TestHelpNamesTheExitCodes(t *testing.T) {

@@ -176,7 +176,7 @@ func (c *cli) listCmd() *cobra.Command {
 		Short: "List rollouts, newest first, from Temporal's visibility",
 		Long: `List rollouts, newest first, with their phase, weight and canary version, from
 Temporal's visibility store (it trails the rollouts by a moment). --app,
---namespace and --phase narrow the list; phases: ` + phaseList() + `.`,
+--namespace and --phase narrow the list; phases: ` + strings.Join(control.PhaseNames(), ", ") + `.`,
 		GroupID: "read",
 		Args:    cobra.NoArgs,
 		RunE: run(func(cmd *cobra.Command) error {
@@ -210,18 +210,10 @@ Temporal's visibility store (it trails the rollouts by a moment). --app,
 	cmd.Flags().StringVar(&phase, "phase", "", "only rollouts in this phase")
 	cmd.Flags().IntVar(&f.Limit, "limit", 100, "list at most this many")
 	_ = cmd.RegisterFlagCompletionFunc("phase", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return strings.Split(phaseList(), ", "), cobra.ShellCompDirectiveNoFileComp
+		return control.PhaseNames(), cobra.ShellCompDirectiveNoFileComp
 	})
 	out.flag(cmd, "a table")
 	return cmd
-}
-
-func phaseList() string {
-	names := make([]string, len(control.Phases))
-	for i, p := range control.Phases {
-		names[i] = string(p)
-	}
-	return strings.Join(names, ", ")
 }
 
 func writeList(w io.Writer, rs []control.Summary) error {

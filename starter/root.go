@@ -158,6 +158,34 @@ func (t *target) flags(cmd *cobra.Command) {
 	f.StringVar(&t.id, "id", "", "rollout workflow ID, instead of --app and --namespace")
 	cmd.MarkFlagsMutuallyExclusive("id", "app")
 	cmd.MarkFlagsMutuallyExclusive("id", "namespace")
+	_ = cmd.RegisterFlagCompletionFunc("id", t.complete)
+}
+
+// completionTimeout bounds asking the server for IDs to complete: a shell
+// waiting on Tab must not hang when Temporal is down.
+const completionTimeout = 3 * time.Second
+
+// complete offers the IDs of the newest rollouts, from visibility, with
+// the address and namespace flags already on the command line.
+func (t *target) complete(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+	ctx, cancel := context.WithTimeout(cmd.Context(), completionTimeout)
+	defer cancel()
+	address, _ := cmd.Flags().GetString("address")
+	tns, _ := cmd.Flags().GetString("temporal-namespace")
+	cl, err := control.Dial(ctx, address, tns)
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	defer cl.Close()
+	rs, err := control.List(ctx, cl, control.Filter{Limit: 50})
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i] = r.ID + "\t" + string(r.Phase)
+	}
+	return ids, cobra.ShellCompDirectiveNoFileComp
 }
 
 // resolve returns the workflow ID: --id as given, or derived from --app and --namespace.
