@@ -18,14 +18,14 @@ import (
 	"github.com/canaryflow/canaryflow/rollout"
 )
 
-// Search attribute names the workflow sets as it runs; List filters on
-// them and shows them. They must match what the workflow upserts.
+// The rollout's search attributes (rollout/searchattrs.go), by the short
+// names used below.
 const (
-	attrApp       = "CanaryApp"
-	attrNamespace = "CanaryNamespace"
-	attrPhase     = "CanaryPhase"
-	attrWeight    = "CanaryWeight"
-	attrVersion   = "CanaryVersion"
+	attrApp       = rollout.SearchAttrApp
+	attrNamespace = rollout.SearchAttrNamespace
+	attrPhase     = rollout.SearchAttrPhase
+	attrWeight    = rollout.SearchAttrWeight
+	attrVersion   = rollout.SearchAttrVersion
 )
 
 // workflowType is the rollout workflow's registered name (workflows.CanaryRollout).
