@@ -32,6 +32,10 @@ const (
 	// versionSearchAttributes keeps an admitted rollout's search attributes
 	// (app, namespace, phase, weight, version) current, in every run.
 	versionSearchAttributes = "search-attributes"
+	// versionNotifyThread sends notifications in order off the main flow (a
+	// slow notifier delays nothing), one per step too, all in the thread the
+	// first one started (carried across continue-as-new).
+	versionNotifyThread = "notify-thread"
 )
 
 // TaskQueue is where the worker listens and the starter sends rollouts.
@@ -93,6 +97,15 @@ func CanaryRollout(ctx workflow.Context, in Input) (Result, error) {
 	r.hardened = workflow.GetVersion(ctx, versionHardened, workflow.DefaultVersion, 1) >= 1
 	r.seq = workflow.GetVersion(ctx, versionSequential, workflow.DefaultVersion, 1) >= 1
 	attrs := workflow.GetVersion(ctx, versionSearchAttributes, workflow.DefaultVersion, 1) >= 1
+	if workflow.GetVersion(ctx, versionNotifyThread, workflow.DefaultVersion, 1) >= 1 {
+		var thread string
+		if in.Resume != nil {
+			thread = in.Resume.Thread
+		}
+		r.startOutbox(ctx, thread)
+		// However the rollout ends, its last notifications go out first (bounded).
+		defer r.flush(ctx)
+	}
 	if r.hardened {
 		info := workflow.GetInfo(ctx)
 		why, errType := admit(info, spec, in), ErrTypeRejected

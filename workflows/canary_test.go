@@ -36,7 +36,9 @@ func TestPromotesThroughEveryStepInOrder(t *testing.T) {
 	assert.InDelta(t, 40, h.metrics.Calls(), 2)
 	assert.Equal(t, rollout.PhasePromoted, s.Phase)
 	assert.Equal(t, "stable now runs v2", s.Events[len(s.Events)-1].Message)
-	assert.Equal(t, []string{"started", "promoted"}, h.notes.Events())
+	assert.Equal(t, []string{"started", "step", "step", "step", "step", "step", "step", "promoted"}, h.notes.Events())
+	assert.Equal(t, []string{"", "thread-1", "thread-1", "thread-1", "thread-1", "thread-1", "thread-1", "thread-1"}, h.notes.Threads(),
+		"the first message starts the rollout's thread; every later one goes into it")
 }
 
 // degradeAfter is healthy for n measurements, then bad.

@@ -34,6 +34,9 @@ type Resume struct {
 	GateOK int `json:"gateOK,omitempty"`
 	// Queue is the rollout's host queue, if its deploy kind is host-bound.
 	Queue string `json:"queue,omitempty"`
+	// Thread is the notifier's handle on the rollout's conversation, so the
+	// next run's messages go into the same Slack thread.
+	Thread string `json:"thread,omitempty"`
 	// Rollback is set when the run continued while rolling back: the next
 	// run goes straight on with compensation (or its wait for a person).
 	Rollback *RollbackState `json:"rollback,omitempty"`
@@ -105,9 +108,10 @@ func (r *run) continueWith(ctx workflow.Context, s Resume) error {
 		}
 	}
 	slices.Sort(approved)
+	r.flush(ctx) // the notifications of this run go out before the next run takes the thread
 	r.event(ctx, "continue-as-new", fmt.Sprintf("%d measurements in this run: continuing in a fresh history", r.measuredThisRun), "")
 	s.Status, s.Failures, s.Inconclusive, s.ErrorsInARow = r.status, r.failures, r.inconclusive, r.errorsInARow
-	s.Approved, s.PromoteNow, s.GateOK, s.Queue = approved, r.promoteNow, r.gateOK, r.queue
+	s.Approved, s.PromoteNow, s.GateOK, s.Queue, s.Thread = approved, r.promoteNow, r.gateOK, r.queue, r.thread()
 	return workflow.NewContinueAsNewError(ctx, CanaryRollout, Input{Spec: r.spec, MeasurementsPerRun: r.perRun, RollbackRetryFor: rollout.Duration(r.retryFor), Resume: &s})
 }
 

@@ -69,6 +69,9 @@ type run struct {
 	// attrs is versionSearchAttributes in force for an admitted rollout: its
 	// search attributes are kept current (see publishAll).
 	attrs bool
+	// outbox is versionNotifyThread in force: notifications go out in order
+	// off the main flow, in one thread (see notify).
+	outbox *outbox
 }
 
 // on places activity options on the rollout's host queue, if it has one.
@@ -151,6 +154,10 @@ func (r *run) beginStep(ctx workflow.Context, i int, s rollout.Step) {
 	r.status.StepStartedAt = workflow.Now(ctx)
 	r.event(ctx, "step", fmt.Sprintf("step %d/%d: %s", i+1, len(r.spec.Steps), s.Describe()), "")
 	r.showDetails(ctx)
+	if r.outbox != nil { // each step in the rollout's thread, without waiting for it
+		r.notify(ctx, "step", "info", fmt.Sprintf("%s/%s step %d/%d: %s", r.spec.Namespace, r.spec.App, i+1, len(r.spec.Steps), s.Describe()),
+			fmt.Sprintf("canary weight %d%%", r.status.Weight))
+	}
 }
 
 // stopWith records why the main flow must stop and cancels it. The first
@@ -223,19 +230,6 @@ func (r *run) setWeight(ctx workflow.Context, o workflow.ActivityOptions, w int)
 	}
 	r.event(ctx, "weight", fmt.Sprintf("canary weight %d%%", w), "")
 	return nil
-}
-
-// notify announces an event; a notifier that is down must never change a
-// rollout's outcome, so its failure is only recorded.
-func (r *run) notify(ctx workflow.Context, event, severity, title, text string) {
-	info := workflow.GetInfo(ctx)
-	n := rollout.Notification{
-		RolloutID: info.WorkflowExecution.ID, App: r.spec.App, Namespace: r.spec.Namespace,
-		Event: event, Channel: r.spec.Notify.Channel, Title: title, Text: text, At: workflow.Now(ctx), Severity: severity,
-	}
-	if err := r.exec(ctx, opts.notify, a.Notify, r.spec.Notify.Kind, n); err != nil {
-		r.event(ctx, "notify-failed", fmt.Sprintf("notifying %s: %v", event, err), "")
-	}
 }
 
 func (r *run) lastVerdict() rollout.Verdict {
