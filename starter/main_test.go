@@ -66,7 +66,8 @@ func TestPlanShowsTheTimelineAndStartsNothing(t *testing.T) {
 		"20s  3.   setWeight 50",
 		"waits for approval (starter approve)",
 		"final measurement at 50% (one interval), then promote",
-		"total: 25s plus the time until 1 approval(s) come (no timeout)",
+		"total: 25s plus the wait for the approval (no timeout), plus deploying, smoke tests and promotion",
+		"0s       deploy the canary at weight 0, smoke-test it [░░░░░░░░░░░░░░░░░░░░]   0%",
 		"nothing was started; to start it: starter start -f ../examples/try.yaml",
 	} {
 		assert.Contains(t, out, want)

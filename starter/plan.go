@@ -106,7 +106,7 @@ func (p plan) text(file string) string {
 	fmt.Fprintf(&b, "plan for %s/%s: %s → %s (rollout %s)\n", p.Namespace, p.App, p.Stable, p.Canary, p.RolloutID)
 	fmt.Fprintf(&b, "canary and stable are measured every %s from the first non-zero weight\n\n", p.Interval)
 	fmt.Fprintf(&b, "%10s  %-4s %-44s %s\n", "at", "step", "", "canary weight")
-	fmt.Fprintf(&b, "%10s  %-4s %-44s %s\n", "0s", "", "deploy the canary at weight 0, smoke-test it", bar(0, 20))
+	fmt.Fprintf(&b, "%10s  %-4s %-44s %s %3d%%\n", "0s", "", "deploy the canary at weight 0, smoke-test it", bar(0, 20), 0)
 	for _, s := range p.Steps {
 		fmt.Fprintf(&b, "%10s  %-4s %-44s %s %3d%%\n", s.At, fmt.Sprintf("%d.", s.Number), s.Step, bar(s.Weight, 20), s.Weight)
 		if s.Note != "" {
@@ -122,7 +122,11 @@ func (p plan) text(file string) string {
 	fmt.Fprintf(&b, "total: %s", p.Total)
 	switch {
 	case p.Approvals > 0 && p.Longest == "":
-		fmt.Fprintf(&b, " plus the time until %d approval(s) come (no timeout)", p.Approvals)
+		if p.Approvals == 1 {
+			b.WriteString(" plus the wait for the approval (no timeout)")
+		} else {
+			fmt.Fprintf(&b, " plus the waits for %d approvals (some without a timeout)", p.Approvals)
+		}
 	case p.Longest != "" && p.Longest != p.Total:
 		fmt.Fprintf(&b, " to %s (approval timeouts, extended holds)", p.Longest)
 	}
