@@ -81,13 +81,20 @@ histories: tools build
 ## keeps a target from spending its run shrinking each new input.
 FUZZTIME ?= 20s
 FUZZ_TARGETS := FuzzParse:./rollout/ FuzzQueries:./activities/metrics/prometheus/ \
-	FuzzDecodeSignal:./workflows/ FuzzClip:./workflows/ FuzzAdminAPI:./demo/router/
+	FuzzDecodeSignal:./workflows/ FuzzClip:./workflows/ FuzzAdminAPI:./demo/router/ \
+	FuzzCookieValue:./middleware/ FuzzRouteMatch:./middleware/
 .PHONY: fuzz
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "fuzzing $${t%%:*} in $${t#*:} for $(FUZZTIME)"; \
 		$(GO) test -run '^$$' -fuzz "^$${t%%:*}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $${t#*:}; \
 	done
+
+## dashboards: regenerate dashboards/grafana/*.json from their Go definitions
+## (dashboards/boards); go test ./dashboards/ fails when they differ
+.PHONY: dashboards
+dashboards:
+	$(GO) generate ./dashboards/
 
 vet:
 	$(GO) vet ./...

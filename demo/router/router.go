@@ -134,6 +134,10 @@ func New(cfg Config) (*Router, error) {
 			Weight: cfg.Weight,
 			Sticky: cfg.Sticky,
 			Rand:   cfg.Rand,
+			// Nothing behind the splitter reads the version from the request
+			// context (each backend is a proxy wrapped in Metrics with a fixed
+			// version), so the router takes the allocation-free path.
+			NoContext: true,
 		}),
 		maxWeight: maxWeight,
 		log:       log,
