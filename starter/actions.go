@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -88,7 +89,7 @@ func (c *cli) actionCmd(a action) *cobra.Command {
 		Long:    long + "\n\nThe rollout answers: its answer is printed, or the reason it refused (exit code 4).",
 		GroupID: "act",
 		Args:    cobra.NoArgs,
-		RunE: run(func(cmd *cobra.Command) error {
+		RunE: c.bounded(func(ctx context.Context, cmd *cobra.Command) error {
 			id, err := f.t.resolve()
 			if err != nil {
 				return err
@@ -103,14 +104,14 @@ func (c *cli) actionCmd(a action) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cl, err := c.dial(cmd.Context())
+			cl, err := c.dial(ctx)
 			if err != nil {
 				return err
 			}
 			defer cl.Close()
-			answer, err := control.Act(cmd.Context(), cl, id, a.name, payload)
+			answer, err := control.Act(ctx, cl, id, a.name, payload)
 			if err != nil {
-				err = control.Explain(cmd.Context(), cl, id, err)
+				err = control.Explain(ctx, cl, id, err)
 			}
 			switch {
 			case errors.Is(err, control.ErrRefused), errors.Is(err, control.ErrClosed):

@@ -184,6 +184,24 @@ func TestCommandsOnARealServer(t *testing.T) {
 			}
 		})
 
+		t.Run("no worker to answer: the command gives up and says why", func(t *testing.T) {
+			t.Parallel()
+			id := "canary-cli.orphan"
+			_, err := s.c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: id, TaskQueue: "nobody-polls-this"}, workflows.CanaryRollout, workflows.Input{})
+			require.NoError(t, err)
+			for _, args := range [][]string{{"status"}, {"approve"}, {"report"}} {
+				start := time.Now()
+				code, _, errOut := s.cli(t, append(args, "--id", id, "--timeout", "1s")...)
+				assert.Equal(t, exitFailure, code, "%v", args)
+				assert.Contains(t, errOut, "no answer within 1s; is a canaryflow worker running?", "%v", args)
+				assert.Less(t, time.Since(start), 20*time.Second, "%v", args)
+			}
+			code, _, errOut := s.cli(t, "status", "--id", id, "--timeout", "0s")
+			assert.Equal(t, exitUsage, code)
+			assert.Contains(t, errOut, "--timeout must be positive")
+			require.NoError(t, s.c.TerminateWorkflow(context.Background(), id, "", "test done"))
+		})
+
 		t.Run("actions that do not apply to a running rollout", func(t *testing.T) {
 			t.Parallel()
 			s.ok(t, "start", "-f", s.spec(t, "calm", gateSteps))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -25,7 +26,7 @@ func (c *cli) statusCmd() *cobra.Command {
 		Short:   "Show a rollout's phase, step, weight, measurements and events",
 		GroupID: "read",
 		Args:    cobra.NoArgs,
-		RunE: run(func(cmd *cobra.Command) error {
+		RunE: c.bounded(func(ctx context.Context, cmd *cobra.Command) error {
 			if asJSON {
 				out.format = "json"
 			}
@@ -33,12 +34,12 @@ func (c *cli) statusCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cl, err := c.dial(cmd.Context())
+			cl, err := c.dial(ctx)
 			if err != nil {
 				return err
 			}
 			defer cl.Close()
-			s, err := control.Status(cmd.Context(), cl, id)
+			s, err := control.Status(ctx, cl, id)
 			if err != nil {
 				return err
 			}
@@ -70,17 +71,17 @@ rollout that has ended too, as long as a worker is running to answer. The log
 keeps the last 300 events; the first line says if earlier ones were dropped.`,
 		GroupID: "read",
 		Args:    cobra.NoArgs,
-		RunE: run(func(cmd *cobra.Command) error {
+		RunE: c.bounded(func(ctx context.Context, cmd *cobra.Command) error {
 			id, err := checkRead(&t, &out)
 			if err != nil {
 				return err
 			}
-			cl, err := c.dial(cmd.Context())
+			cl, err := c.dial(ctx)
 			if err != nil {
 				return err
 			}
 			defer cl.Close()
-			s, err := control.Status(cmd.Context(), cl, id)
+			s, err := control.Status(ctx, cl, id)
 			if err != nil {
 				return err
 			}
@@ -133,17 +134,17 @@ and adds what happened since (a resolution). Text is Markdown; -o json is the
 same report for tools (schema canaryflow/incident/v1).`,
 		GroupID: "read",
 		Args:    cobra.NoArgs,
-		RunE: run(func(cmd *cobra.Command) error {
+		RunE: c.bounded(func(ctx context.Context, cmd *cobra.Command) error {
 			id, err := checkRead(&t, &out)
 			if err != nil {
 				return err
 			}
-			cl, err := c.dial(cmd.Context())
+			cl, err := c.dial(ctx)
 			if err != nil {
 				return err
 			}
 			defer cl.Close()
-			in, err := control.Incident(cmd.Context(), cl, id)
+			in, err := control.Incident(ctx, cl, id)
 			if err != nil {
 				return err
 			}
@@ -179,7 +180,7 @@ Temporal's visibility store (it trails the rollouts by a moment). --app,
 --namespace and --phase narrow the list; phases: ` + strings.Join(control.PhaseNames(), ", ") + `.`,
 		GroupID: "read",
 		Args:    cobra.NoArgs,
-		RunE: run(func(cmd *cobra.Command) error {
+		RunE: c.bounded(func(ctx context.Context, cmd *cobra.Command) error {
 			if err := out.check(); err != nil {
 				return err
 			}
@@ -190,12 +191,12 @@ Temporal's visibility store (it trails the rollouts by a moment). --app,
 			if _, err := f.Query(); err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
-			cl, err := c.dial(cmd.Context())
+			cl, err := c.dial(ctx)
 			if err != nil {
 				return err
 			}
 			defer cl.Close()
-			rs, err := control.List(cmd.Context(), cl, f)
+			rs, err := control.List(ctx, cl, f)
 			if err != nil {
 				return err
 			}

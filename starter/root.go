@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/term"
 
@@ -60,6 +61,8 @@ type cli struct {
 	width      int
 	// now is the clock the live view counts down with.
 	now func() time.Time
+	// timeout bounds waiting for an answer (reads and actions).
+	timeout time.Duration
 }
 
 // execute runs one command line and returns its exit code.
@@ -116,6 +119,7 @@ profile); --address and --temporal-namespace override it.
 	pf := root.PersistentFlags()
 	pf.StringVar(&c.address, "address", "", "Temporal frontend host:port (default TEMPORAL_ADDRESS or localhost:7233)")
 	pf.StringVar(&c.tns, "temporal-namespace", "", "Temporal namespace (default TEMPORAL_NAMESPACE or default)")
+	pf.DurationVar(&c.timeout, "timeout", 30*time.Second, "how long status, history, report, list and actions wait for an answer")
 
 	root.AddGroup(&cobra.Group{ID: "run", Title: "Plan and start:"},
 		&cobra.Group{ID: "read", Title: "Read:"}, &cobra.Group{ID: "act", Title: "Act on a running rollout:"})
@@ -146,6 +150,28 @@ func run(fn func(cmd *cobra.Command) error) func(*cobra.Command, []string) error
 		}
 		return err
 	}
+}
+
+// bounded runs a command that waits for one answer (a query, an update, a
+// listing) with --timeout: with no worker to answer, the server would keep
+// the question open, and a person would be left waiting without a word.
+func (c *cli) bounded(fn func(ctx context.Context, cmd *cobra.Command) error) func(*cobra.Command, []string) error {
+	return run(func(cmd *cobra.Command) error {
+		if c.timeout <= 0 {
+			return usageError("--timeout must be positive, got %s", c.timeout)
+		}
+		ctx, cancel := context.WithTimeout(cmd.Context(), c.timeout)
+		defer cancel()
+		err := fn(ctx, cmd)
+		var late *serviceerror.DeadlineExceeded
+		if err != nil && (errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.As(err, &late)) && cmd.Context().Err() == nil {
+			var ee *exitError
+			if !errors.As(err, &ee) || ee.code != exitUsage {
+				return fmt.Errorf("no answer within %s; is a canaryflow worker running? (%w)", c.timeout, err)
+			}
+		}
+		return err
+	})
 }
 
 // target names the rollout a command acts on.
