@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	sdkpb "go.temporal.io/api/sdk/v1"
 
 	"github.com/canaryflow/canaryflow/control"
+	"github.com/canaryflow/canaryflow/internal/devstack"
 	"github.com/canaryflow/canaryflow/rollout"
 	"github.com/canaryflow/canaryflow/workflows"
 )
@@ -52,6 +54,13 @@ func TestUpdatesAnswerAndRefusalsLeaveNoEventOnARealServer(t *testing.T) {
 	_, err = control.Act(ctx, e.c, id, rollout.SignalApprove, rollout.Approval{By: "ann"})
 	require.ErrorIs(t, err, control.ErrRefused)
 	assert.Contains(t, err.Error(), "nothing waits for approval; step 2/5 is a timed hold")
+	// The temporal CLI gets the same refusal.
+	bin, err := devstack.Binary("", "temporal")
+	require.NoError(t, err)
+	out, err := exec.CommandContext(ctx, bin, "workflow", "update", "execute", "--workflow-id", id, "--name", rollout.SignalApprove,
+		"--input", `{"by":"cli"}`, "--address", e.srv.Address(), "--namespace", e.srv.Namespace()).CombinedOutput()
+	require.Error(t, err, "temporal workflow update execute: %s", out)
+	assert.Contains(t, string(out), "nothing waits for approval")
 	_, err = control.Act(ctx, e.c, id, rollout.SignalResolve, rollout.Resolve{By: "ann", Reason: "x"})
 	require.ErrorIs(t, err, control.ErrRefused)
 	_, err = control.Act(ctx, e.c, id, "approve; drop", rollout.Approval{})
@@ -90,7 +99,7 @@ func TestUpdatesAnswerAndRefusalsLeaveNoEventOnARealServer(t *testing.T) {
 	accepted, completed, other := updateEvents(ctx, t, e, id)
 	assert.Equal(t, 3, accepted, "approve, resume and promote were accepted")
 	assert.Equal(t, 3, completed)
-	assert.Zero(t, other, "the four refusals left nothing in history")
+	assert.Zero(t, other, "the five refusals left nothing in history")
 	s, err := control.Status(ctx, e.c, id)
 	require.NoError(t, err)
 	for _, ev := range s.Events {
