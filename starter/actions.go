@@ -89,7 +89,7 @@ func (c *cli) actionCmd(a action) *cobra.Command {
 		Long:    long + "\n\nThe rollout answers: its answer is printed, or the reason it refused (exit code 4).",
 		GroupID: "act",
 		Args:    cobra.NoArgs,
-		RunE: c.bounded(func(ctx context.Context, cmd *cobra.Command) error {
+		RunE: c.bounded(func(ctx context.Context) error {
 			id, err := f.t.resolve()
 			if err != nil {
 				return err

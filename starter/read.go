@@ -26,7 +26,7 @@ func (c *cli) statusCmd() *cobra.Command {
 		Short:   "Show a rollout's phase, step, weight, measurements and events",
 		GroupID: "read",
 		Args:    cobra.NoArgs,
-		RunE: c.bounded(func(ctx context.Context, cmd *cobra.Command) error {
+		RunE: c.bounded(func(ctx context.Context) error {
 			if asJSON {
 				out.format = "json"
 			}
@@ -71,7 +71,7 @@ rollout that has ended too, as long as a worker is running to answer. The log
 keeps the last 300 events; the first line says if earlier ones were dropped.`,
 		GroupID: "read",
 		Args:    cobra.NoArgs,
-		RunE: c.bounded(func(ctx context.Context, cmd *cobra.Command) error {
+		RunE: c.bounded(func(ctx context.Context) error {
 			id, err := checkRead(&t, &out)
 			if err != nil {
 				return err
@@ -134,7 +134,7 @@ and adds what happened since (a resolution). Text is Markdown; -o json is the
 same report for tools (schema canaryflow/incident/v1).`,
 		GroupID: "read",
 		Args:    cobra.NoArgs,
-		RunE: c.bounded(func(ctx context.Context, cmd *cobra.Command) error {
+		RunE: c.bounded(func(ctx context.Context) error {
 			id, err := checkRead(&t, &out)
 			if err != nil {
 				return err
@@ -180,7 +180,7 @@ Temporal's visibility store (it trails the rollouts by a moment). --app,
 --namespace and --phase narrow the list; phases: ` + strings.Join(control.PhaseNames(), ", ") + `.`,
 		GroupID: "read",
 		Args:    cobra.NoArgs,
-		RunE: c.bounded(func(ctx context.Context, cmd *cobra.Command) error {
+		RunE: c.bounded(func(ctx context.Context) error {
 			if err := out.check(); err != nil {
 				return err
 			}

@@ -155,14 +155,14 @@ func run(fn func(cmd *cobra.Command) error) func(*cobra.Command, []string) error
 // bounded runs a command that waits for one answer (a query, an update, a
 // listing) with --timeout: with no worker to answer, the server would keep
 // the question open, and a person would be left waiting without a word.
-func (c *cli) bounded(fn func(ctx context.Context, cmd *cobra.Command) error) func(*cobra.Command, []string) error {
+func (c *cli) bounded(fn func(ctx context.Context) error) func(*cobra.Command, []string) error {
 	return run(func(cmd *cobra.Command) error {
 		if c.timeout <= 0 {
 			return usageError("--timeout must be positive, got %s", c.timeout)
 		}
 		ctx, cancel := context.WithTimeout(cmd.Context(), c.timeout)
 		defer cancel()
-		err := fn(ctx, cmd)
+		err := fn(ctx)
 		var late *serviceerror.DeadlineExceeded
 		if err != nil && (errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.As(err, &late)) && cmd.Context().Err() == nil {
 			var ee *exitError
