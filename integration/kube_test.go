@@ -336,17 +336,29 @@ func TestHelmRolloutsOnARealAPIServer(t *testing.T) {
 }
 
 // waitStatus polls the status query until ok holds; a timeout reports the
-// status seen last, with its events, so a stall says where it stalled.
+// status seen last, with its events, and the activities the rollout waits
+// on (attempts, last failure), so a stall says where it stalled.
 func waitStatus(ctx context.Context, t *testing.T, c client.Client, id string, ok func(rollout.Status) bool) rollout.Status {
 	t.Helper()
 	var last rollout.Status
-	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+	if assert.EventuallyWithT(t, func(ct *assert.CollectT) {
 		s, err := control.Status(ctx, c, id)
 		if !assert.NoError(ct, err, "status query") {
 			return
 		}
 		last = s
 		assert.True(ct, ok(s), "last status: phase %s step %d weight %d events %q", s.Phase, s.Step, s.Weight, s.Events)
-	}, 2*time.Minute, 50*time.Millisecond)
+	}, 2*time.Minute, 50*time.Millisecond) {
+		return last
+	}
+	if d, err := c.DescribeWorkflowExecution(ctx, id, ""); err != nil {
+		t.Logf("describing %s: %v", id, err)
+	} else {
+		for _, p := range d.GetPendingActivities() {
+			t.Logf("pending activity %s: state %s, attempt %d, last failure %q, last heartbeat %s",
+				p.GetActivityType().GetName(), p.GetState(), p.GetAttempt(), p.GetLastFailure().GetMessage(), p.GetLastHeartbeatTime().AsTime())
+		}
+	}
+	t.FailNow()
 	return last
 }
