@@ -72,6 +72,13 @@ demo: $(BIN)/temporal $(BIN)/prometheus build
 demo-k8s: tools build
 	$(BIN)/demo-k8s --scenario $(SCENARIO) --router $(ROUTER)
 
+## dev-server: a Temporal dev server (UI on http://localhost:8233) with the search
+## attributes rollouts keep current registered, for trying the worker and starter by hand
+SEARCH_ATTRIBUTES := CanaryApp=Keyword CanaryNamespace=Keyword CanaryPhase=Keyword CanaryVersion=Keyword CanaryWeight=Int
+.PHONY: dev-server
+dev-server: $(BIN)/temporal
+	$(BIN)/temporal server start-dev $(addprefix --search-attribute ,$(SEARCH_ATTRIBUTES))
+
 ## histories: capture fresh replay histories from real runs on the dev server
 histories: tools build
 	CANARYFLOW_CAPTURE_HISTORIES=1 $(GO) test -count=1 -run 'TestRolloutsOnARealTemporalServer|TestContinueAsNewOnARealServer|TestJunkSignalsFromTheTemporalCLI|TestRollbackFailed|TestSignalsInSeveralPhasesReplay|TestSequentialJudgementWaitsForAPerson|TestUpdatesAnswerAndRefusalsLeaveNoEventOnARealServer|TestSearchAttributesFindARolloutAcrossContinueAsNew' ./integration/

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/canaryflow/canaryflow/internal/testenv"
+	"github.com/canaryflow/canaryflow/rollout"
 )
 
 func TestTheWorkerChecksTheSearchAttributesItNeeds(t *testing.T) {
@@ -54,4 +57,25 @@ func TestTheWorkerChecksTheSearchAttributesItNeeds(t *testing.T) {
 	err = checkSearchAttributes(ctx, c, "no-such-namespace")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "namespace no-such-namespace")
+}
+
+// make dev-server registers the same attributes, with the same types, as the
+// worker checks for.
+func TestMakeDevServerRegistersWhatTheWorkerNeeds(t *testing.T) {
+	mk, err := os.ReadFile(filepath.Join("..", "Makefile"))
+	require.NoError(t, err)
+	var line string
+	for l := range strings.Lines(string(mk)) {
+		if strings.HasPrefix(l, "SEARCH_ATTRIBUTES :=") {
+			line = strings.TrimSpace(strings.TrimPrefix(l, "SEARCH_ATTRIBUTES :="))
+		}
+	}
+	require.NotEmpty(t, line, "the Makefile defines SEARCH_ATTRIBUTES")
+	got := map[string]string{}
+	for _, f := range strings.Fields(line) {
+		name, typ, ok := strings.Cut(f, "=")
+		require.True(t, ok, f)
+		got[name] = typ
+	}
+	assert.Equal(t, rollout.SearchAttrTypes, got)
 }
