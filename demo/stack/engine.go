@@ -33,6 +33,12 @@ type EngineOptions struct {
 	TemporalPort, UIPort int
 	// Log receives the worker's output; nil writes it to WorkDir/worker.log.
 	Log io.Writer
+	// TemporalDBFile, when set, keeps the dev server's state in this file
+	// instead of memory, so RestartTemporal brings the rollouts back (fault tests).
+	TemporalDBFile string
+	// WorkerArgs are added to the worker's command line, for what the stack
+	// does not configure itself (--slack-token and --slack-api-url, say).
+	WorkerArgs []string
 }
 
 // Engine is the Temporal dev server plus one worker process serving the
@@ -71,7 +77,9 @@ func StartEngine(ctx context.Context, o EngineOptions) (e *Engine, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("stack: %w", err)
 	}
-	e.Temporal, err = devstack.StartTemporal(ctx, devstack.TemporalOptions{BinDir: o.ToolsDir, Port: o.TemporalPort, UIPort: o.UIPort})
+	e.Temporal, err = devstack.StartTemporal(ctx, devstack.TemporalOptions{
+		BinDir: o.ToolsDir, Port: o.TemporalPort, UIPort: o.UIPort, DBFile: o.TemporalDBFile,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("stack: %w", err)
 	}
@@ -85,6 +93,20 @@ func StartEngine(ctx context.Context, o EngineOptions) (e *Engine, err error) {
 }
 
 func (e *Engine) path(name string) string { return filepath.Join(e.opts.WorkDir, name) }
+
+// Options are the options the engine runs with (WorkDir made absolute), so
+// a test can start another engine from the same binaries.
+func (e *Engine) Options() EngineOptions { return e.opts }
+
+// RestartTemporal stops the dev server (SIGKILL when crash, else SIGTERM)
+// and starts it again on the same ports; the worker and Client reconnect on
+// their own. Rollouts survive it only with TemporalDBFile set.
+func (e *Engine) RestartTemporal(ctx context.Context, crash bool) error {
+	if err := e.Temporal.Restart(ctx, crash); err != nil {
+		return fmt.Errorf("stack: %w", err)
+	}
+	return nil
+}
 
 // IncidentDir is where the worker writes rollback incident reports.
 func (e *Engine) IncidentDir() string { return e.path("incidents") }
@@ -102,13 +124,14 @@ func (e *Engine) StartWorker() error {
 		}
 		log = e.logFile
 	}
-	p, err := devstack.StartProcess("worker", filepath.Join(e.opts.BinDir, "worker"), []string{
+	args := []string{
 		"--address", e.Temporal.Address(), "--temporal-namespace", e.Temporal.Namespace(),
 		"--demo-binary", filepath.Join(e.opts.BinDir, "demoapp"),
 		"--state-dir", e.opts.WorkDir, "--incident-dir", e.IncidentDir(),
 		// The stack's Prometheus scrapes every second (devstack).
 		"--scrape-interval", "1s",
-	}, log)
+	}
+	p, err := devstack.StartProcess("worker", filepath.Join(e.opts.BinDir, "worker"), append(args, e.opts.WorkerArgs...), log)
 	if err != nil {
 		return fmt.Errorf("stack: %w", err)
 	}

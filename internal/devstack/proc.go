@@ -102,6 +102,17 @@ func (p *process) stop(grace time.Duration) error {
 	return err
 }
 
+// kill SIGKILLs the whole process group at once, as a crash would, and
+// returns once the process is reaped; a later stop is a no-op.
+func (p *process) kill() {
+	p.stopOnce.Do(func() {
+		if kerr := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL); kerr != nil && !errors.Is(kerr, syscall.ESRCH) {
+			slog.Warn("devstack: SIGKILL failed", "server", p.name, "pgid", p.cmd.Process.Pid, "err", kerr)
+		}
+		<-p.done
+	})
+}
+
 // tailBuffer keeps the last max bytes written to it; it is safe for
 // concurrent use because output is copied by exec's goroutine while errors
 // are built on the caller's.

@@ -12,6 +12,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.temporal.io/api/workflowservice/v1"
@@ -39,12 +40,22 @@ type TemporalOptions struct {
 	StartTimeout time.Duration
 	// StopGrace is how long Stop waits after SIGTERM before SIGKILL; 0 means 10 s.
 	StopGrace time.Duration
+	// DBFile, when set, keeps the server's state in this SQLite file
+	// (start-dev's --db-filename) instead of in memory, so a server stopped
+	// and started again (Restart) still holds every workflow: what fault
+	// tests need to restart it under running rollouts.
+	DBFile string
 }
 
-// Temporal is a running `temporal server start-dev` with an in-memory
-// database: everything it holds is lost on Stop, which is what tests want.
+// Temporal is a running `temporal server start-dev`. With the default
+// in-memory database everything it holds is lost on Stop, which is what most
+// tests want; with TemporalOptions.DBFile it survives Restart.
 type Temporal struct {
+	mu        sync.Mutex // guards proc, which Restart replaces
 	proc      *process
+	bin       string
+	args      []string
+	log       io.Writer
 	addr      string
 	uiURL     string
 	namespace string
@@ -107,6 +118,9 @@ func startTemporalOnce(ctx context.Context, bin string, opts TemporalOptions) (*
 		"--log-level", "warn",
 		"--namespace", opts.Namespace,
 	}
+	if opts.DBFile != "" {
+		args = append(args, "--db-filename", opts.DBFile)
+	}
 	// The rollouts' search attributes, registered as a real cluster would
 	// have them (see rollout.SearchAttrTypes); sorted so the command line
 	// is the same every time.
@@ -119,6 +133,9 @@ func startTemporalOnce(ctx context.Context, bin string, opts TemporalOptions) (*
 	}
 	t := &Temporal{
 		proc:      p,
+		bin:       bin,
+		args:      args,
+		log:       opts.Log,
 		addr:      net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		uiURL:     "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(uiPort)),
 		namespace: opts.Namespace,
@@ -134,7 +151,7 @@ func startTemporalOnce(ctx context.Context, bin string, opts TemporalOptions) (*
 // the frontend listens before start-dev has created its namespaces.
 func (t *Temporal) waitReady(ctx context.Context) error {
 	logger := tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
-	return t.proc.waitUntil(ctx, "temporal at "+t.addr+" to accept clients", 200*time.Millisecond, func(ctx context.Context) error {
+	return t.current().waitUntil(ctx, "temporal at "+t.addr+" to accept clients", 200*time.Millisecond, func(ctx context.Context) error {
 		return t.probe(ctx, logger)
 	})
 }
@@ -168,15 +185,48 @@ func (t *Temporal) UIURL() string { return t.uiURL }
 func (t *Temporal) Namespace() string { return t.namespace }
 
 // LogTail returns the server's most recent output, for failure reports.
-func (t *Temporal) LogTail() string { return t.proc.tail.String() }
+func (t *Temporal) LogTail() string { return t.current().tail.String() }
 
 // Stop shuts the server down and waits for it to exit. It returns an error
 // if the server had crashed before Stop; calling it again is a no-op.
 func (t *Temporal) Stop() error {
-	if err := t.proc.stop(t.grace); err != nil {
+	if err := t.current().stop(t.grace); err != nil {
 		return fmt.Errorf("stopping temporal at %s: %w", t.addr, err)
 	}
 	return nil
+}
+
+// Restart stops the server and starts it again on the same ports with the
+// same options, returning once it accepts clients again: the outage a
+// rollout must ride out when its Temporal is redeployed (crash false: SIGTERM,
+// a graceful stop) or dies (crash true: SIGKILL, nothing flushed on the way
+// out). Only a server started with DBFile comes back with its workflows.
+// Clients and workers connected before reconnect on their own.
+func (t *Temporal) Restart(ctx context.Context, crash bool) error {
+	old := t.current()
+	if crash {
+		old.kill()
+	} else if err := old.stop(t.grace); err != nil {
+		return fmt.Errorf("restarting temporal at %s: %w", t.addr, err)
+	}
+	p, err := startProcess("temporal", t.bin, t.args, t.log)
+	if err != nil {
+		return fmt.Errorf("restarting temporal at %s: %w", t.addr, err)
+	}
+	t.mu.Lock()
+	t.proc = p
+	t.mu.Unlock()
+	if err := t.waitReady(ctx); err != nil {
+		return fmt.Errorf("restarting temporal: %w", err)
+	}
+	return nil
+}
+
+// current is the running server process (Restart replaces it).
+func (t *Temporal) current() *process {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.proc
 }
 
 // portError marks a start that failed because a port was taken, which a
