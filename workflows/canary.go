@@ -36,6 +36,9 @@ const (
 	// slow notifier delays nothing), one per step too, all in the thread the
 	// first one started (carried across continue-as-new).
 	versionNotifyThread = "notify-thread"
+	// versionLocalMeasure measures through a local activity (fewer history
+	// events and workflow tasks per measurement) unless the rollout is host-bound.
+	versionLocalMeasure = "local-measure"
 )
 
 // TaskQueue is where the worker listens and the starter sends rollouts.
@@ -97,6 +100,7 @@ func CanaryRollout(ctx workflow.Context, in Input) (Result, error) {
 	r.hardened = workflow.GetVersion(ctx, versionHardened, workflow.DefaultVersion, 1) >= 1
 	r.seq = workflow.GetVersion(ctx, versionSequential, workflow.DefaultVersion, 1) >= 1
 	attrs := workflow.GetVersion(ctx, versionSearchAttributes, workflow.DefaultVersion, 1) >= 1
+	r.localMeasure = workflow.GetVersion(ctx, versionLocalMeasure, workflow.DefaultVersion, 1) >= 1
 	if workflow.GetVersion(ctx, versionNotifyThread, workflow.DefaultVersion, 1) >= 1 {
 		var thread string
 		if in.Resume != nil {

@@ -71,6 +71,13 @@ func (activityOptions) waitReady(spec rollout.Spec) workflow.ActivityOptions {
 	}
 }
 
+// measureLocal is measure as a local activity: the same single attempt and
+// bound, run by the worker that runs the workflow task.
+func (activityOptions) measureLocal() workflow.LocalActivityOptions {
+	return workflow.LocalActivityOptions{ScheduleToCloseTimeout: 2 * measureTimeout, StartToCloseTimeout: measureTimeout,
+		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 1}}
+}
+
 // measure is tried once: a failed or slow query is an Error measurement,
 // counted against the consecutive-error limit, not retried behind its back.
 func (activityOptions) measure(spec rollout.Spec) workflow.ActivityOptions {

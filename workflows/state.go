@@ -72,6 +72,9 @@ type run struct {
 	// outbox is versionNotifyThread in force: notifications go out in order
 	// off the main flow, in one thread (see notify).
 	outbox *outbox
+	// localMeasure is versionLocalMeasure in force: measurements of a rollout
+	// that is not host-bound run as local activities.
+	localMeasure bool
 }
 
 // on places activity options on the rollout's host queue, if it has one.
