@@ -49,7 +49,7 @@ test: tools build
 
 ## unit: the fast tests that need no server
 unit:
-	$(GO) test ./rollout/... ./workflows/... ./middleware/... ./control/... ./starter/...
+	$(GO) test ./rollout/... ./workflows/... ./middleware/... ./control/... ./starter/... ./incident/...
 
 ## bench: benchmarks with their figures
 bench:
