@@ -25,8 +25,8 @@ func errorRateRule(can rollout.VersionCounts, limit, conf, minN float64) rule {
 		est = x / n
 	}
 	return rule{
-		name: RuleErrorRate, estimate: est, limit: limit,
-		thetaHat: ps - limit, v: ps * (1 - ps) / nn, lo: lo, hi: hi, enough: n >= minN,
+		name: RuleErrorRate, estimate: est, limit: limit, null: limit,
+		fig: ps, v: ps * (1 - ps) / nn, lo: lo, hi: hi, enough: n >= minN,
 		describe: func(p, alpha float64, v rollout.Verdict) string {
 			return fmt.Sprintf("canary %.0f/%.0f errors (%s, %.0f %% CI %s–%s) vs limit %s: %s → %s",
 				x, n, pctOrNone(est), 100*conf, pct(lo), pct(hi), pct(limit), pClause(p, alpha), verdictWord(v))
@@ -34,8 +34,9 @@ func errorRateRule(can rollout.VersionCounts, limit, conf, minN float64) rule {
 	}
 }
 
-// errorIncreaseRule: the canary's error rate above stable's plus a margin.
-func errorIncreaseRule(can, sta rollout.VersionCounts, margin, conf, minN float64) rule {
+// errorIncreaseRule: the canary's error rate above stable's plus a margin;
+// the rollback test protects differences up to margin × tol.
+func errorIncreaseRule(can, sta rollout.VersionCounts, margin, tol, conf, minN float64) rule {
 	lo, hi := stats.NewcombeDiff(can.Errors, can.Requests, sta.Errors, sta.Requests, conf)
 	pc, nc := agresti(can.Errors, can.Requests)
 	ps, ns := agresti(sta.Errors, sta.Requests)
@@ -45,14 +46,14 @@ func errorIncreaseRule(can, sta rollout.VersionCounts, margin, conf, minN float6
 	}
 	fisher := stats.FisherGreater(can.Errors, can.Requests, sta.Errors, sta.Requests)
 	return rule{
-		name: RuleErrorIncrease, estimate: est, limit: margin,
-		thetaHat: pc - ps - margin, v: pc*(1-pc)/nc + ps*(1-ps)/ns, lo: lo, hi: hi,
+		name: RuleErrorIncrease, estimate: est, limit: margin, null: margin * tol,
+		fig: pc - ps, v: pc*(1-pc)/nc + ps*(1-ps)/ns, lo: lo, hi: hi,
 		enough: can.Requests >= minN && sta.Requests >= minN,
 		describe: func(p, alpha float64, v rollout.Verdict) string {
-			return fmt.Sprintf("canary %.0f/%.0f errors (%s) vs stable %.0f/%.0f (%s): difference %s (%.0f %% CI %s to %s), limit +%s; Fisher p = %.2g; sequential %s → %s",
+			return fmt.Sprintf("canary %.0f/%.0f errors (%s) vs stable %.0f/%.0f (%s): difference %s (%.0f %% CI %s to %s), limit +%s; Fisher p = %.2g; sequential (above +%s) %s → %s",
 				can.Errors, can.Requests, pctOrNone(ratio(can.Errors, can.Requests)), sta.Errors, sta.Requests,
 				pctOrNone(ratio(sta.Errors, sta.Requests)), pctOrNone(est), 100*conf, pct(lo), pct(hi), pct(margin),
-				fisher, pClause(p, alpha), verdictWord(v))
+				fisher, pct(margin*tol), pClause(p, alpha), verdictWord(v))
 		},
 	}
 }
@@ -66,8 +67,8 @@ func slowRule(name string, can rollout.VersionCounts, latency, conf, minN float6
 	ps, nn := agresti(above, total)
 	est := ratio(above, total)
 	return rule{
-		name: name, estimate: est, limit: slowShare,
-		thetaHat: ps - slowShare, v: ps * (1 - ps) / nn, lo: lo, hi: hi, enough: total >= minN,
+		name: name, estimate: est, limit: slowShare, null: slowShare,
+		fig: ps, v: ps * (1 - ps) / nn, lo: lo, hi: hi, enough: total >= minN,
 		describe: func(p, alpha float64, v rollout.Verdict) string {
 			return fmt.Sprintf("canary %.0f/%.0f requests slower than %s (%s, %.0f %% CI %s–%s); %s needs ≤ 5 %%: %s → %s",
 				above, total, secs(latency), pctOrNone(est), 100*conf, pct(lo), pct(hi), what, pClause(p, alpha), verdictWord(v))
@@ -83,13 +84,14 @@ const minBaseline = 400
 // the share of canary requests slower than that latency. Stable's p95 is
 // itself an estimate, so each direction takes the bound that is fair to the
 // canary: a rollback must show the canary slow against the upper bound of
-// stable's p95, a pass must show it fast against the lower bound.
-func latencyRatioRule(can, sta rollout.VersionCounts, ratioLimit, conf, minN float64) rule {
+// stable's p95, a pass must show it fast against the lower bound. The
+// rollback test protects canaries up to 1 + (ratio-1) × tol times stable.
+func latencyRatioRule(can, sta rollout.VersionCounts, ratioLimit, tol, conf, minN float64) rule {
 	sles, scum := buckets(sta)
 	stableP95 := stats.QuantileFromBuckets(sles, scum, 0.95)
 	if math.IsNaN(stableP95) || sta.Requests < math.Max(minN, minBaseline) {
 		return rule{
-			name: RuleLatencyRatio, estimate: math.NaN(), limit: slowShare, thetaHat: math.NaN(),
+			name: RuleLatencyRatio, estimate: math.NaN(), limit: slowShare, null: slowShare, fig: math.NaN(),
 			lo: math.NaN(), hi: math.NaN(),
 			describe: func(float64, float64, rollout.Verdict) string {
 				return fmt.Sprintf("stable has too few requests (%.0f, need %d) for a p95 baseline → Inconclusive", sta.Requests, minBaseline)
@@ -101,7 +103,8 @@ func latencyRatioRule(can, sta rollout.VersionCounts, ratioLimit, conf, minN flo
 	se := math.Sqrt(0.95 * 0.05 / sta.Requests)
 	upper := stats.QuantileFromBuckets(sles, scum, math.Min(0.95+z*se, 0.999))
 	lower := stats.QuantileFromBuckets(sles, scum, 0.95-z*se)
-	fail := slowRule(RuleLatencyRatio, can, ratioLimit*upper, conf, minN, "")
+	quiet := 1 + (ratioLimit-1)*tol
+	fail := slowRule(RuleLatencyRatio, can, quiet*upper, conf, minN, "")
 	pass := slowRule(RuleLatencyRatio, can, ratioLimit*lower, conf, minN, "")
 	r := fail
 	r.hi, r.enough = pass.hi, pass.enough
@@ -112,9 +115,9 @@ func latencyRatioRule(can, sta rollout.VersionCounts, ratioLimit, conf, minN flo
 		mw = fmt.Sprintf(" (Mann-Whitney canary slower: z = %.2f, p = %.2g)", zmw, pmw)
 	}
 	r.describe = func(p, alpha float64, v rollout.Verdict) string {
-		return fmt.Sprintf("canary requests slower than %g × stable p95 %s (%.0f %% CI %s–%s): %s of %.0f at the upper bound, ≤ %s at the lower; p95 ratio needs ≤ 5 %%: %s → %s%s",
+		return fmt.Sprintf("canary requests slower than %g × stable p95 %s (%.0f %% CI %s–%s): %s of %.0f above %.3g × its upper bound, ≤ %s above %g × its lower; p95 ratio needs ≤ 5 %%: %s → %s%s",
 			ratioLimit, secs(stableP95), 100*conf, secs(lower), secs(upper), pctOrNone(fail.estimate), can.Requests,
-			pct(pass.hi), pClause(p, alpha), verdictWord(v), mw)
+			quiet, pct(pass.hi), ratioLimit, pClause(p, alpha), verdictWord(v), mw)
 	}
 	return r
 }

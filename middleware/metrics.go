@@ -23,9 +23,13 @@ const (
 	LabelUnknown = "unknown"
 )
 
-// DefaultBuckets has edges at the rollback thresholds (p95 < 2 s, 1.5 ×
-// stable) so histogram_quantile is exact where the verdicts are decided.
-var DefaultBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, .75, 1, 1.5, 2, 3, 5, 10}
+// DefaultBuckets has an edge at the absolute rollback threshold (p95 < 2 s)
+// and, from 10 ms to 3 s, no bucket wider than × 1.5 (most × 1.33-1.5), so
+// that a canary 1.5 × slower than stable lands in another bucket than
+// stable's p95 whatever that p95 is: linear interpolation inside a wide
+// bucket (the old (0.1 s, 0.25 s]) made a × 1.5 canary read as × 1.4 and
+// a × 1.25 one as slower than it is.
+var DefaultBuckets = []float64{.005, .01, .015, .025, .035, .05, .075, .1, .15, .2, .3, .4, .5, .75, 1, 1.5, 2, 3, 5, 10}
 
 // MetricsOptions configures NewMetrics.
 type MetricsOptions struct {

@@ -1,5 +1,18 @@
 package rollout
 
+// Rule names, as status, reports and analysis.judging name them. They live
+// here, not in package analysis, so that validation can check a spec's
+// critical rules and per-rule limits without importing the judge.
+const (
+	RuleErrorRate     = "error-rate"
+	RuleErrorIncrease = "error-increase"
+	RuleP95           = "p95"
+	RuleLatencyRatio  = "p95-ratio"
+)
+
+// RuleNames are the rules a spec may name, in the order they are judged.
+var RuleNames = []string{RuleErrorRate, RuleErrorIncrease, RuleP95, RuleLatencyRatio}
+
 // RuleResult is one rule's judgement at one look, everything a person needs
 // to check it: the estimate with its confidence bounds, the always-valid
 // p-value the decision used, and a one-line reason.
@@ -17,13 +30,42 @@ type RuleResult struct {
 	Alpha   Value   `json:"alpha"`
 	Verdict Verdict `json:"verdict"`
 	Reason  string  `json:"reason"`
+	// Critical rules fail the measurement whatever the score.
+	Critical bool `json:"critical,omitempty"`
 }
 
 // JudgeState is what sequential judgement carries from look to look (and
 // across continue-as-new, inside Status): the running minimum p-value of
-// each rule at the current weight.
+// each rule, and from judge revision 2 on the counts of the weights already
+// left (each rule is one test across the rollout) and the limit counters.
+// One struct, so that a continued run resumes exactly where it stopped.
 type JudgeState struct {
 	Weight int                `json:"weight"`
 	Looks  int                `json:"looks"`
 	MinP   map[string]float64 `json:"minP,omitempty"`
+	// Earlier are the counts of the weights before the current one, pooled;
+	// Latest the current weight's counts at its last look (added to Earlier
+	// when the weight changes). Revision 2 only.
+	Earlier *Counts `json:"earlier,omitempty"`
+	Latest  *Counts `json:"latest,omitempty"`
+	// Tally counts measurements toward the limits. Revision 2 only.
+	Tally *Tally `json:"tally,omitempty"`
+}
+
+// Tally counts looks toward analysis.limits and each rule's own limits
+// (analysis.judging.rules).
+type Tally struct {
+	// ErrorsInARow are measurements that could not be taken (a query
+	// failed), in a row: the queries are taken together, so this one is
+	// counted per measurement, not per rule.
+	ErrorsInARow int `json:"errorsInARow,omitempty"`
+	// Rules are each rule's own counters, by rule name.
+	Rules map[string]RuleTally `json:"rules,omitempty"`
+}
+
+// RuleTally is one rule's counters: looks at which it failed, in all, and
+// looks at which it was undecided, in a row.
+type RuleTally struct {
+	Failures     int `json:"failures,omitempty"`
+	Inconclusive int `json:"inconclusive,omitempty"`
 }

@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -51,6 +52,35 @@ type Judging struct {
 	// pause (wait for a person: approve continues, abort rolls back) or
 	// rollback. Never a promotion.
 	OnInconclusive string `json:"onInconclusive,omitempty"`
+	// Score weighs the rules' verdicts into one per measurement: the share
+	// (0-100) of rules that passed. Defaults: pass 100, marginal 100, which
+	// is the reference's "roll back when any rule breaks".
+	Score Score `json:"score"`
+	// Critical rules fail the measurement when they fail, whatever the
+	// score, and must pass for it to pass (default: none beyond the score).
+	Critical []string `json:"critical,omitempty"`
+	// Rules are per-rule limits by rule name (error-rate, error-increase,
+	// p95, p95-ratio); a rule not named takes analysis.limits'.
+	Rules map[string]RuleLimits `json:"rules,omitempty"`
+}
+
+// Score is the pass and marginal thresholds of a measurement's score, the
+// share of its rules that passed (0-100). A score at or above Pass passes;
+// a measurement whose failed rules keep its score below Marginal, even if
+// every undecided rule were to pass, fails; anything between is undecided
+// (the hold is extended, then a person decides).
+type Score struct {
+	Pass     *float64 `json:"pass,omitempty"`
+	Marginal *float64 `json:"marginal,omitempty"`
+}
+
+// RuleLimits are one rule's limits: it rolls back when it failed at more
+// than MaxFailures looks, and stops the rollout for a person (or rolls back,
+// as onInconclusive says) when it stayed undecided more than MaxInconclusive
+// looks in a row. Nil takes analysis.limits' value.
+type RuleLimits struct {
+	MaxFailures     *int `json:"maxFailures,omitempty"`
+	MaxInconclusive *int `json:"maxInconclusive,omitempty"`
 }
 
 func (j Judging) withDefaults() Judging {
@@ -62,6 +92,12 @@ func (j Judging) withDefaults() Judging {
 	}
 	if j.OnInconclusive == "" {
 		j.OnInconclusive = OnInconclusivePause
+	}
+	if j.Score.Pass == nil {
+		j.Score.Pass = ptr(100.0)
+	}
+	if j.Score.Marginal == nil {
+		j.Score.Marginal = ptr(100.0)
 	}
 	return j
 }
@@ -78,7 +114,7 @@ func (s Spec) MeasuredWeights() int {
 	return max(len(ws), 1)
 }
 
-func (c *checker) judging(j Judging) {
+func (c *checker) judging(j Judging, t Thresholds) {
 	const p = "analysis.judging."
 	if !slices.Contains(Methods, j.Method) {
 		c.add(p+"method", "must be one of %s, got %q", strings.Join(Methods, ", "), trunc(j.Method))
@@ -92,4 +128,76 @@ func (c *checker) judging(j Judging) {
 	if j.OnInconclusive != OnInconclusivePause && j.OnInconclusive != OnInconclusiveRollback {
 		c.add(p+"onInconclusive", "must be %s or %s, got %q", OnInconclusivePause, OnInconclusiveRollback, trunc(j.OnInconclusive))
 	}
+	c.score(j.Score)
+	on := t.RulesOn()
+	for i, name := range j.Critical {
+		path := fmt.Sprintf("%scritical[%d]", p, i)
+		switch {
+		case !slices.Contains(RuleNames, name):
+			c.add(path, "must be one of %s, got %q", strings.Join(RuleNames, ", "), trunc(name))
+		case !slices.Contains(on, name):
+			c.add(path, "names %s, which analysis.thresholds switch off", name)
+		case slices.Index(j.Critical, name) != i:
+			c.add(path, "names %s twice", name)
+		}
+	}
+	names := make([]string, 0, len(j.Rules))
+	for name := range j.Rules {
+		names = append(names, name)
+	}
+	slices.Sort(names) // every problem at once, in the same order each time
+	for _, name := range names {
+		path := p + "rules." + trunc(name)
+		if !slices.Contains(RuleNames, name) {
+			c.add(path, "must be one of %s, got %q", strings.Join(RuleNames, ", "), trunc(name))
+			continue
+		}
+		l := j.Rules[name]
+		if v := l.MaxFailures; v != nil && (*v < 0 || *v > MaxFailuresLimit) {
+			c.add(path+".maxFailures", "must be between 0 and %d, got %d", MaxFailuresLimit, *v)
+		}
+		if v := l.MaxInconclusive; v != nil && (*v < 0 || *v > MaxInconclusiveLimit) {
+			c.add(path+".maxInconclusive", "must be between 0 and %d, got %d", MaxInconclusiveLimit, *v)
+		}
+	}
+}
+
+// score refuses thresholds outside 0-100, a pass of 0 (a measurement with
+// no data at all scores 0 and would pass) and a marginal above pass.
+func (c *checker) score(s Score) {
+	const p = "analysis.judging.score."
+	pass := 100.0
+	if s.Pass != nil {
+		pass = *s.Pass
+		if !(pass > 0 && pass <= 100) {
+			c.add(p+"pass", "must be above 0 (with no data every measurement scores 0) and at most 100, got %g", pass)
+		}
+	}
+	if s.Marginal != nil {
+		m := *s.Marginal
+		switch {
+		case !(m >= 0 && m <= 100):
+			c.add(p+"marginal", "must be between 0 and 100, got %g", m)
+		case m > pass:
+			c.add(p+"marginal", "must be at most score.pass (%g), got %g", pass, m)
+		}
+	}
+}
+
+// RulesOn lists the rules the thresholds switch on, in judging order.
+func (t Thresholds) RulesOn() []string {
+	var out []string
+	if t.MaxErrorRate != nil {
+		out = append(out, RuleErrorRate)
+	}
+	if t.MaxErrorRateIncrease != nil {
+		out = append(out, RuleErrorIncrease)
+	}
+	if t.MaxP95 > 0 {
+		out = append(out, RuleP95)
+	}
+	if t.MaxLatencyRatio > 0 {
+		out = append(out, RuleLatencyRatio)
+	}
+	return out
 }

@@ -15,7 +15,7 @@ func (c *checker) analysis(a Analysis) {
 	}
 	c.thresholds(a.Thresholds)
 	c.limits(a.Limits)
-	c.judging(a.Judging)
+	c.judging(a.Judging, a.Thresholds)
 }
 
 func (c *checker) thresholds(t Thresholds) {

@@ -12,11 +12,14 @@ import (
 	"github.com/canaryflow/canaryflow/rollout"
 )
 
-// Stage is one canary weight of the plan and the number of analysis looks
-// its hold lasts.
+// Stage is one canary weight of the plan, the number of analysis looks its
+// hold lasts, and how many more the workflow extends it by while the
+// judge is undecided (analysis.judging.maxExtension; by default the hold's
+// own length, at least five intervals).
 type Stage struct {
 	Weight int
 	Looks  int
+	Extra  int
 }
 
 // Plan is a rollout's timeline as analysis sees it.
@@ -26,6 +29,8 @@ type Plan struct {
 	Interval   time.Duration
 	Thresholds rollout.Thresholds
 	Limits     rollout.Limits
+	// Spec is the defaulted spec the plan was read from.
+	Spec rollout.Spec
 }
 
 // DefaultPlan is the plan a spec with no steps and no analysis section gets
@@ -38,7 +43,7 @@ func DefaultPlan() (Plan, error) {
 // holds are simulated: an approval wait has no fixed number of looks.
 func PlanOf(s rollout.Spec) (Plan, error) {
 	a := s.Analysis
-	p := Plan{Interval: a.Interval.D(), Thresholds: a.Thresholds, Limits: a.Limits}
+	p := Plan{Interval: a.Interval.D(), Thresholds: a.Thresholds, Limits: a.Limits, Spec: s}
 	if p.Interval <= 0 || a.Window.D() != p.Interval {
 		// Each look's window is simulated as exactly the interval before it.
 		return Plan{}, fmt.Errorf("reading the plan: window %s must equal interval %s", a.Window.D(), p.Interval)
@@ -62,6 +67,15 @@ func PlanOf(s rollout.Spec) (Plan, error) {
 	if len(p.Stages) == 0 {
 		return Plan{}, fmt.Errorf("reading the plan: no timed hold at a non-zero weight")
 	}
+	for i := range p.Stages {
+		// As the workflow's settle: maxExtension, or the hold's own length
+		// and at least five intervals.
+		ext := a.Judging.MaxExtension.D()
+		if ext == 0 {
+			ext = max(time.Duration(p.Stages[i].Looks)*p.Interval, 5*p.Interval)
+		}
+		p.Stages[i].Extra = int(ext / p.Interval)
+	}
 	return p, nil
 }
 
@@ -74,9 +88,17 @@ func (p Plan) Looks() int {
 	return n
 }
 
-// JudgeConfig is the judge's default configuration for the plan.
+// JudgeConfig is the judge's configuration for the plan's spec (the
+// revision a sequential rollout starts with today).
 func (p Plan) JudgeConfig() analysis.Config {
-	return analysis.DefaultConfig(p.Thresholds, len(p.Stages))
+	return analysis.ConfigFor(p.Spec)
+}
+
+// Revision1Config is the judge as first shipped, for comparison.
+func (p Plan) Revision1Config() analysis.Config {
+	c := analysis.DefaultConfig(p.Thresholds, len(p.Stages))
+	c.Alpha = p.Spec.Analysis.Judging.FalseRollbackRate
+	return c
 }
 
 // Outcome is how a simulated rollout ended.
@@ -113,84 +135,83 @@ type Scenario struct {
 }
 
 // Run simulates one rollout of plan at rate requests per second in total
-// and returns each judge configuration's result and today's rules' result,
-// all from the same traffic.
-func Run(p Plan, judges []analysis.Config, sc Scenario, rate float64, src rand.Source) ([]Result, Result) {
-	return runWith(p, judges, newSource(sc.Stable, sc.Buckets), newSource(sc.Canary, sc.Buckets), rate, src)
+// and returns each judge configuration's result and today's rules' result.
+// Each decider sees traffic from the same seed: the same draws as long as
+// they hold the same weights at the same looks.
+func Run(p Plan, judges []analysis.Config, sc Scenario, rate float64, seed, stream uint64) ([]Result, Result) {
+	return runWith(p, judges, newSource(sc.Stable, sc.Buckets), newSource(sc.Canary, sc.Buckets), rate, seed, stream)
 }
 
-func runWith(p Plan, judges []analysis.Config, stable, canary source, rate float64, src rand.Source) ([]Result, Result) {
-	secs := p.Interval.Seconds()
-	js := make([]judgeRun, len(judges))
+func runWith(p Plan, judges []analysis.Config, stable, canary source, rate float64, seed, stream uint64) ([]Result, Result) {
+	out := make([]Result, len(judges))
 	for i, c := range judges {
-		js[i] = judgeRun{cfg: c}
+		out[i] = runJudge(p, c, stable, canary, rate, rand.NewPCG(seed, stream))
 	}
-	base := baselineRun{plan: p}
-	open := len(js) + 1
+	return out, runBaseline(p, stable, canary, rate, rand.NewPCG(seed, stream))
+}
+
+// draw is one look's window of traffic at weight (percent).
+func draw(p Plan, stable, canary source, rate float64, weight int, src rand.Source) rollout.Counts {
+	w, secs := float64(weight)/100, p.Interval.Seconds()
+	return rollout.Counts{
+		Canary: canary.draw(src, rate*w*secs),
+		Stable: stable.draw(src, rate*(1-w)*secs),
+		Span:   rollout.Duration(p.Interval),
+	}
+}
+
+// runJudge is the sequential judge as the workflow runs it: counts since
+// the weight began; a look whose Action is RollBack (or, in Revision1, any
+// Failed look) rolls back, Undecided stops for a person; a hold ends once
+// its last look passed, and is extended (Stage.Extra looks) while it has
+// not; undecided at the end of the extension stops for a person, never a
+// promotion.
+func runJudge(p Plan, cfg analysis.Config, stable, canary source, rate float64, src rand.Source) Result {
+	var st rollout.JudgeState
 	look, served := 0, 0.0
 	for _, stage := range p.Stages {
 		var cum rollout.Counts
-		w := float64(stage.Weight) / 100
-		for k := 0; k < stage.Looks && open > 0; k++ {
+		passed := false
+		for k := 0; k < stage.Looks+stage.Extra && !passed; k++ {
 			look++
-			win := rollout.Counts{
-				Canary: canary.draw(src, rate*w*secs),
-				Stable: stable.draw(src, rate*(1-w)*secs),
-				Span:   rollout.Duration(p.Interval),
-			}
+			win := draw(p, stable, canary, rate, stage.Weight, src)
 			served += win.Canary.Requests
 			cum = rollout.Counts{
 				Canary: add(cum.Canary, win.Canary), Stable: add(cum.Stable, win.Stable),
 				Span: rollout.Duration(time.Duration(k+1) * p.Interval),
 			}
-			last := k == stage.Looks-1
-			for i := range js {
-				if !js[i].done && js[i].look(stage.Weight, cum, last, look, served) {
-					open--
-				}
+			d := analysis.Look(cfg, st, stage.Weight, cum)
+			st = d.State
+			switch {
+			case d.Action == analysis.RollBack || d.Verdict == rollout.Failed:
+				return Result{Outcome: RolledBack, Look: look, CanaryRequests: served, Rule: failedRules(d.Rules)}
+			case d.Action == analysis.Undecided:
+				return Result{Outcome: Paused, Look: look, CanaryRequests: served}
 			}
-			if !base.done && base.look(win, look, served) {
-				open--
+			passed = k >= stage.Looks-1 && d.Verdict == rollout.Successful
+		}
+		if !passed {
+			return Result{Outcome: Paused, Look: look, CanaryRequests: served}
+		}
+	}
+	return Result{Outcome: Promoted, Look: look, CanaryRequests: served}
+}
+
+// runBaseline is today's rules over the holds (they have no extension).
+func runBaseline(p Plan, stable, canary source, rate float64, src rand.Source) Result {
+	b := baselineRun{plan: p}
+	look, served := 0, 0.0
+	for _, stage := range p.Stages {
+		for range stage.Looks {
+			look++
+			win := draw(p, stable, canary, rate, stage.Weight, src)
+			served += win.Canary.Requests
+			if b.look(win, look, served) {
+				return b.res
 			}
 		}
 	}
-	out := make([]Result, len(js))
-	for i, j := range js {
-		out[i] = j.finish(look, served)
-	}
-	return out, base.finish(look, served)
-}
-
-// judgeRun is the sequential judge: cumulative counts since the weight
-// began, any Failed rolls back, a hold whose last look is not Successful
-// stops for a person.
-type judgeRun struct {
-	cfg  analysis.Config
-	st   rollout.JudgeState
-	res  Result
-	done bool
-}
-
-func (j *judgeRun) look(weight int, cum rollout.Counts, last bool, look int, served float64) bool {
-	v, rules, st := analysis.Judge(j.cfg, j.st, weight, cum)
-	j.st = st
-	switch {
-	case v == rollout.Failed:
-		j.res = Result{Outcome: RolledBack, Look: look, CanaryRequests: served, Rule: failedRules(rules)}
-	case last && v != rollout.Successful:
-		j.res = Result{Outcome: Paused, Look: look, CanaryRequests: served}
-	default:
-		return false
-	}
-	j.done = true
-	return true
-}
-
-func (j *judgeRun) finish(look int, served float64) Result {
-	if !j.done {
-		return Result{Outcome: Promoted, Look: look, CanaryRequests: served}
-	}
-	return j.res
+	return b.finish(look, served)
 }
 
 func failedRules(rs []rollout.RuleResult) string {

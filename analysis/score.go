@@ -1,0 +1,223 @@
+package analysis
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/canaryflow/canaryflow/rollout"
+)
+
+// Score is the pass and marginal thresholds of a measurement's score, the
+// share (0-100) of its rules that passed. See rollout.Score.
+type Score struct{ Pass, Marginal float64 }
+
+// DefaultScore is the reference's "roll back when any rule breaks, promote
+// when all pass": one failed rule fails, one undecided rule is undecided.
+var DefaultScore = Score{Pass: 100, Marginal: 100}
+
+// Limits are the tolerated looks: a rule rolls back when it failed at more
+// than its MaxFailures looks, and stops the rollout for a person when it
+// was undecided more than its MaxInconclusive looks in a row (only when
+// set for that rule: an undecided look is what extends a hold, and the
+// hold's extension has its own limit). More than MaxConsecutiveErrors
+// measurements in a row that could not be taken roll back.
+type Limits struct {
+	MaxFailures          int
+	MaxConsecutiveErrors int
+	Rules                map[string]RuleLimit
+}
+
+// RuleLimit is one rule's limits; MaxInconclusive < 0 is none.
+type RuleLimit struct{ MaxFailures, MaxInconclusive int }
+
+// LimitsOf reads a defaulted spec's limits: analysis.limits for every
+// rule, overridden by analysis.judging.rules.
+func LimitsOf(a rollout.Analysis) Limits {
+	l := Limits{MaxConsecutiveErrors: 4, Rules: map[string]RuleLimit{}}
+	if v := a.Limits.MaxFailures; v != nil {
+		l.MaxFailures = *v
+	}
+	if v := a.Limits.MaxConsecutiveErrors; v != nil {
+		l.MaxConsecutiveErrors = *v
+	}
+	for name, rl := range a.Judging.Rules {
+		r := RuleLimit{MaxFailures: l.MaxFailures, MaxInconclusive: -1}
+		if rl.MaxFailures != nil {
+			r.MaxFailures = *rl.MaxFailures
+		}
+		if rl.MaxInconclusive != nil {
+			r.MaxInconclusive = *rl.MaxInconclusive
+		}
+		l.Rules[name] = r
+	}
+	return l
+}
+
+func (l Limits) rule(name string) RuleLimit {
+	if r, ok := l.Rules[name]; ok {
+		return r
+	}
+	return RuleLimit{MaxFailures: l.MaxFailures, MaxInconclusive: -1}
+}
+
+// Action is what a look asks of the rollout.
+type Action string
+
+// Actions. Undecided is a rule undecided past its own limit: the rollout
+// waits for a person, or rolls back if analysis.judging.onInconclusive
+// says so, as when a hold's extension runs out — never a promotion.
+const (
+	Continue  Action = "continue"
+	RollBack  Action = "rollback"
+	Undecided Action = "undecided"
+)
+
+// Decision is one look's judgement: the measurement's verdict, each
+// rule's result, the score, what the limits make of it (with the cause a
+// person reads), and the state to carry to the next look.
+type Decision struct {
+	Verdict rollout.Verdict
+	Rules   []rollout.RuleResult
+	// Score is the share of rules that passed (0-100).
+	Score  float64
+	Action Action
+	Cause  string
+	State  rollout.JudgeState
+}
+
+// Look judges one look at weight w from the counts since that weight
+// began. In Revision1 the verdict is "any rule failed, else any undecided,
+// else passed" and Action is always Continue: the workflow's own counters
+// decide. In Revision2 the rules' failures count toward their limits, the
+// score and critical rules make the verdict, and Action says whether to
+// roll back (a Failed verdict), ask a person, or go on.
+func Look(cfg Config, st rollout.JudgeState, w int, c rollout.Counts) Decision {
+	rules, st := judgeRules(cfg, st, w, c)
+	d := Decision{Rules: rules, State: st, Action: Continue, Score: score(rules, func(r rollout.RuleResult) bool { return r.Verdict == rollout.Successful })}
+	if cfg.revision() < Revision2 {
+		d.Verdict = plainVerdict(rules)
+		return d
+	}
+	t := cloneTally(d.State.Tally)
+	if t == nil {
+		t = &rollout.Tally{}
+	}
+	if t.Rules == nil {
+		t.Rules = map[string]rollout.RuleTally{}
+	}
+	t.ErrorsInARow = 0
+	var failed, critFailed, critOpen, stuck []string
+	for i := range d.Rules {
+		r := &d.Rules[i]
+		r.Critical = slices.Contains(cfg.Critical, r.Rule)
+		lim, rt := cfg.Limits.rule(r.Rule), t.Rules[r.Rule]
+		rt.Inconclusive = 0
+		switch r.Verdict {
+		case rollout.Failed:
+			rt.Failures++
+			if rt.Failures > lim.MaxFailures {
+				failed = append(failed, r.Rule)
+				if r.Critical {
+					critFailed = append(critFailed, r.Rule)
+				}
+			}
+		case rollout.Inconclusive:
+			rt.Inconclusive = t.Rules[r.Rule].Inconclusive + 1
+			if lim.MaxInconclusive >= 0 && rt.Inconclusive > lim.MaxInconclusive {
+				stuck = append(stuck, fmt.Sprintf("%s undecided %d looks in a row (limit %d)", r.Rule, rt.Inconclusive, lim.MaxInconclusive))
+			}
+		}
+		if r.Critical && r.Verdict != rollout.Successful {
+			critOpen = append(critOpen, r.Rule)
+		}
+		t.Rules[r.Rule] = rt
+	}
+	d.State.Tally = t
+	best := 100.0
+	if n := len(d.Rules); n > 0 {
+		best = 100 * float64(n-len(failed)) / float64(n)
+	}
+	switch {
+	case len(d.Rules) == 0:
+		d.Verdict = rollout.Inconclusive
+	case len(critFailed) > 0:
+		d.Verdict, d.Action = rollout.Failed, RollBack
+		d.Cause = fmt.Sprintf("analysis failed at %d%% canary weight: critical %s failed: %s", w, strings.Join(critFailed, ", "), causeOf(d.Rules, critFailed))
+	case best < cfg.Score.Marginal:
+		d.Verdict, d.Action = rollout.Failed, RollBack
+		d.Cause = fmt.Sprintf("analysis failed at %d%% canary weight: score at most %.0f < marginal %g (%s failed): %s",
+			w, best, cfg.Score.Marginal, strings.Join(failed, ", "), causeOf(d.Rules, failed))
+	case d.Score >= cfg.Score.Pass && len(critOpen) == 0:
+		d.Verdict = rollout.Successful
+	default:
+		d.Verdict = rollout.Inconclusive
+		if len(stuck) > 0 {
+			d.Action = Undecided
+			d.Cause = fmt.Sprintf("%d%% canary weight undecided: %s", w, strings.Join(stuck, "; "))
+		}
+	}
+	return d
+}
+
+// Errored records a measurement that could not be taken (a query failed):
+// more than MaxConsecutiveErrors in a row roll back. It leaves the rules'
+// counters alone; the next look that is taken resets the run.
+func Errored(cfg Config, st rollout.JudgeState, reason string) Decision {
+	t := cloneTally(st.Tally)
+	if t == nil {
+		t = &rollout.Tally{}
+	}
+	t.ErrorsInARow++
+	st.Tally = t
+	d := Decision{Verdict: rollout.Error, State: st, Action: Continue}
+	if t.ErrorsInARow > cfg.Limits.MaxConsecutiveErrors {
+		d.Action = RollBack
+		d.Cause = fmt.Sprintf("metrics unavailable: %d measurement errors in a row (limit %d): %s",
+			t.ErrorsInARow, cfg.Limits.MaxConsecutiveErrors, reason)
+	}
+	return d
+}
+
+// plainVerdict is Revision1's: any failed rule fails the look, else any
+// undecided one (or none judged at all) leaves it undecided.
+func plainVerdict(rules []rollout.RuleResult) rollout.Verdict {
+	v := rollout.Successful
+	for _, r := range rules {
+		switch {
+		case r.Verdict == rollout.Failed:
+			v = rollout.Failed
+		case r.Verdict == rollout.Inconclusive && v == rollout.Successful:
+			v = rollout.Inconclusive
+		}
+	}
+	if len(rules) == 0 {
+		v = rollout.Inconclusive
+	}
+	return v
+}
+
+// score is the share (0-100) of rules for which ok holds.
+func score(rules []rollout.RuleResult, ok func(rollout.RuleResult) bool) float64 {
+	if len(rules) == 0 {
+		return 0
+	}
+	n := 0
+	for _, r := range rules {
+		if ok(r) {
+			n++
+		}
+	}
+	return 100 * float64(n) / float64(len(rules))
+}
+
+// causeOf joins the reasons of the named rules.
+func causeOf(rules []rollout.RuleResult, names []string) string {
+	var rs []string
+	for _, r := range rules {
+		if slices.Contains(names, r.Rule) {
+			rs = append(rs, r.Reason)
+		}
+	}
+	return strings.Join(rs, "; ")
+}
