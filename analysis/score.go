@@ -94,11 +94,17 @@ type Decision struct {
 // roll back (a Failed verdict), ask a person, or go on.
 func Look(cfg Config, st rollout.JudgeState, w int, c rollout.Counts) Decision {
 	rules, st := judgeRules(cfg, st, w, c)
-	d := Decision{Rules: rules, State: st, Action: Continue, Score: score(rules, func(r rollout.RuleResult) bool { return r.Verdict == rollout.Successful })}
 	if cfg.revision() < Revision2 {
-		d.Verdict = plainVerdict(rules)
-		return d
+		return Decision{Verdict: plainVerdict(rules), Rules: rules, Score: score(rules), Action: Continue, State: st}
 	}
+	return aggregate(cfg, w, rules, st)
+}
+
+// aggregate counts the rules' verdicts toward their limits and weighs them
+// into the measurement's verdict and action (Revision2).
+func aggregate(cfg Config, w int, rules []rollout.RuleResult, st rollout.JudgeState) Decision {
+	rules = slices.Clone(rules) // Critical is marked on a copy
+	d := Decision{Rules: rules, State: st, Action: Continue, Score: score(rules)}
 	t := cloneTally(d.State.Tally)
 	if t == nil {
 		t = &rollout.Tally{}
@@ -197,14 +203,14 @@ func plainVerdict(rules []rollout.RuleResult) rollout.Verdict {
 	return v
 }
 
-// score is the share (0-100) of rules for which ok holds.
-func score(rules []rollout.RuleResult, ok func(rollout.RuleResult) bool) float64 {
+// score is the share (0-100) of rules that passed.
+func score(rules []rollout.RuleResult) float64 {
 	if len(rules) == 0 {
 		return 0
 	}
 	n := 0
 	for _, r := range rules {
-		if ok(r) {
+		if r.Verdict == rollout.Successful {
 			n++
 		}
 	}

@@ -114,7 +114,7 @@ func (s Spec) MeasuredWeights() int {
 	return max(len(ws), 1)
 }
 
-func (c *checker) judging(j Judging, t Thresholds) {
+func (c *checker) judging(j Judging) {
 	const p = "analysis.judging."
 	if !slices.Contains(Methods, j.Method) {
 		c.add(p+"method", "must be one of %s, got %q", strings.Join(Methods, ", "), trunc(j.Method))
@@ -129,14 +129,11 @@ func (c *checker) judging(j Judging, t Thresholds) {
 		c.add(p+"onInconclusive", "must be %s or %s, got %q", OnInconclusivePause, OnInconclusiveRollback, trunc(j.OnInconclusive))
 	}
 	c.score(j.Score)
-	on := t.RulesOn()
 	for i, name := range j.Critical {
 		path := fmt.Sprintf("%scritical[%d]", p, i)
 		switch {
 		case !slices.Contains(RuleNames, name):
 			c.add(path, "must be one of %s, got %q", strings.Join(RuleNames, ", "), trunc(name))
-		case !slices.Contains(on, name):
-			c.add(path, "names %s, which analysis.thresholds switch off", name)
 		case slices.Index(j.Critical, name) != i:
 			c.add(path, "names %s twice", name)
 		}
@@ -182,22 +179,4 @@ func (c *checker) score(s Score) {
 			c.add(p+"marginal", "must be at most score.pass (%g), got %g", pass, m)
 		}
 	}
-}
-
-// RulesOn lists the rules the thresholds switch on, in judging order.
-func (t Thresholds) RulesOn() []string {
-	var out []string
-	if t.MaxErrorRate != nil {
-		out = append(out, RuleErrorRate)
-	}
-	if t.MaxErrorRateIncrease != nil {
-		out = append(out, RuleErrorIncrease)
-	}
-	if t.MaxP95 > 0 {
-		out = append(out, RuleP95)
-	}
-	if t.MaxLatencyRatio > 0 {
-		out = append(out, RuleLatencyRatio)
-	}
-	return out
 }

@@ -15,7 +15,7 @@ func (c *checker) analysis(a Analysis) {
 	}
 	c.thresholds(a.Thresholds)
 	c.limits(a.Limits)
-	c.judging(a.Judging, a.Thresholds)
+	c.judging(a.Judging)
 }
 
 func (c *checker) thresholds(t Thresholds) {
