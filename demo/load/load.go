@@ -42,6 +42,20 @@ type Config struct {
 	Concurrency int
 	// Client sends the requests; nil means a client with a 10 s timeout.
 	Client *http.Client
+	// Observe, when set, is told of every answer as it arrives, so a
+	// benchmark can see exactly when a fault reached the traffic (Stats
+	// only keeps totals). It runs on the request's goroutine: keep it short.
+	Observe func(Answer)
+}
+
+// Answer is one answered request, as Observe sees it.
+type Answer struct {
+	// At is when the answer arrived; Latency is how long it took.
+	At      time.Time
+	Latency time.Duration
+	// Version is the X-App-Version that answered (UnknownVersion if none).
+	Version string
+	Status  int
 }
 
 // Generator sends a steady request rate and counts the answers; its Snapshot
@@ -182,6 +196,9 @@ func (g *Generator) send(ctx context.Context, path string) {
 	version := resp.Header.Get(VersionHeader)
 	if version == "" {
 		version = UnknownVersion
+	}
+	if g.cfg.Observe != nil {
+		g.cfg.Observe(Answer{At: began.Add(took), Latency: took, Version: version, Status: resp.StatusCode})
 	}
 	g.record(func(s *Stats) {
 		s.ByStatus[resp.StatusCode]++

@@ -105,3 +105,30 @@ func TestNewValidates(t *testing.T) {
 	}
 	assert.Zero(t, Run(t.Context(), Config{}).Sent)
 }
+
+func TestObserveSeesEveryAnswer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(VersionHeader, "v2")
+		if r.URL.Path == "/api/users" {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	var seen, failed atomic.Int64
+	start := time.Now()
+	g, err := New(Config{Target: srv.URL, RPS: 50, Observe: func(a Answer) {
+		seen.Add(1)
+		if a.Status == http.StatusInternalServerError {
+			failed.Add(1)
+		}
+		assert.Equal(t, "v2", a.Version)
+		assert.False(t, a.At.Before(start), "answers arrive after the run began")
+		assert.Positive(t, a.Latency)
+	}})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	defer cancel()
+	st := g.Run(ctx)
+	assert.Equal(t, st.OK+st.Errors, seen.Load(), "one observation per answer")
+	assert.Equal(t, st.Errors, failed.Load())
+}

@@ -36,6 +36,8 @@ type AppOptions struct {
 	RouterPort, AdminPort, PrometheusPort int
 	// RuleFiles are loaded into Prometheus (the demo loads dashboards/prometheus).
 	RuleFiles []string
+	// ObserveLoad, when set, sees every answer of the load (load.Config.Observe).
+	ObserveLoad func(load.Answer)
 }
 
 // App is a running application: stable v1 serving, the router in front,
@@ -141,7 +143,7 @@ func (e *Engine) startApp(ctx context.Context, o AppOptions) (_ *App, err error)
 	}
 	a.Spec.Metrics.Prometheus.Address = a.Prometheus.URL()
 
-	if a.Load, err = load.New(load.Config{Target: a.RouterURL, RPS: o.RPS}); err != nil {
+	if a.Load, err = load.New(load.Config{Target: a.RouterURL, RPS: o.RPS, Observe: o.ObserveLoad}); err != nil {
 		return nil, fmt.Errorf("stack: %w", err)
 	}
 	lctx, cancel := context.WithCancel(context.Background())
