@@ -55,6 +55,14 @@ unit:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./middleware/ ./rollout/ ./analysis/stats/ ./activities/metrics/prometheus/ ./integration/
 
+## bench-scale: N rollouts (SCALE_N, default 100,300,1000,2000) held by one in-process
+## worker on one dev server, measuring every 10 s for SCALE_WINDOW (60s): measurement lag
+## p50/p99, worker and server CPU, heap per rollout, history events per measurement
+SCALE_N ?= 100,300,1000,2000
+.PHONY: bench-scale
+bench-scale: $(BIN)/temporal
+	SCALE_N=$(SCALE_N) $(GO) test -run '^$$' -bench '^BenchmarkScale$$' -benchtime 1x -timeout 90m ./integration/
+
 ## bench-decisions: how the judge and today's fixed-window rules decide simulated
 ## rollouts of the default plan (seeded, 1,000 runs per scenario and rate; a few
 ## seconds); BENCH_DECISIONS_FLAGS=-tune adds rows for alternative judge settings

@@ -187,6 +187,9 @@ func (t *Temporal) Namespace() string { return t.namespace }
 // LogTail returns the server's most recent output, for failure reports.
 func (t *Temporal) LogTail() string { return t.current().tail.String() }
 
+// Pid is the running server's process ID, for benchmarks that read its CPU time.
+func (t *Temporal) Pid() int { return t.current().cmd.Process.Pid }
+
 // Stop shuts the server down and waits for it to exit. It returns an error
 // if the server had crashed before Stop; calling it again is a no-op.
 func (t *Temporal) Stop() error {
