@@ -56,3 +56,37 @@ func TestSequentialJudgementWaitsForAPersonOnARealServer(t *testing.T) {
 	assert.Equal(t, "aborted by pat: too little traffic to trust", res.Reason)
 	replayAndCapture(ctx, t, e.c, "sequential-undecided-approved-aborted", id, "")
 }
+
+// A rule undecided past its own limit pauses the steps for a person; the
+// person's promote (an Update) takes the rollout on. Captured for replay.
+func TestARuleUndecidedPastItsLimitPausesForAPersonOnARealServer(t *testing.T) {
+	e := startEngine(t)
+	e.metrics.ByApp["stuck-rule"] = thin
+	e.startWorker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	spec := quickSpec("stuck-rule")
+	spec.Steps = []rollout.Step{rollout.Weight(10), rollout.Hold(time.Minute), rollout.Weight(50), rollout.Hold(time.Minute)}
+	two := 2
+	spec.Analysis.Judging = rollout.Judging{Method: rollout.MethodSequential,
+		Rules: map[string]rollout.RuleLimits{rollout.RuleErrorIncrease: {MaxInconclusive: &two}}}
+	run, err := control.Start(ctx, e.c, spec, "it")
+	require.NoError(t, err)
+	id := run.GetID()
+
+	s := e.waitFor(ctx, t, id, "paused for a person", func(s rollout.Status) bool { return s.Paused })
+	var undecided string
+	for _, ev := range s.Events {
+		if ev.Kind == "undecided" {
+			undecided = ev.Message
+		}
+	}
+	assert.Contains(t, undecided, "error-increase undecided 3 looks in a row (limit 2)")
+	answer, err := control.Act(ctx, e.c, id, rollout.SignalPromote, rollout.Actor{By: "pat"})
+	require.NoError(t, err)
+	assert.Equal(t, "remaining steps skipped: promoting now", answer)
+	res, err := control.Wait(ctx, e.c, id)
+	require.NoError(t, err)
+	assert.Equal(t, rollout.PhasePromoted, res.Phase, res.Reason)
+	replayAndCapture(ctx, t, e.c, "sequential-rule-undecided-paused-promoted", id, "")
+}

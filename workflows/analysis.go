@@ -105,7 +105,15 @@ func (r *run) measure(ctx workflow.Context, kind string) rollout.Verdict {
 	telemetry.Measured(ctx, m.Verdict)
 	r.showDetails(ctx)
 	workflow.GetLogger(ctx).Info("measurement", "kind", kind, "weight", weight, "verdict", m.Verdict, "reasons", m.Reasons)
-	if cause := r.overLimit(m); cause != "" {
+	cause, judged := r.act(ctx)
+	if !judged {
+		cause = r.overLimit(m)
+	} else if m.Verdict == rollout.Successful || m.Verdict == rollout.Failed {
+		// The judge's limits apply per rule; the run's own counters only
+		// track measurement errors, which the judge never sees.
+		r.errorsInARow = 0
+	}
+	if cause != "" {
 		r.stopWith(ctx, cause, "")
 	}
 	return m.Verdict

@@ -39,6 +39,10 @@ const (
 	// versionLocalMeasure measures through a local activity (fewer history
 	// events and workflow tasks per measurement) unless the rollout is host-bound.
 	versionLocalMeasure = "local-measure"
+	// versionJudgeRevision2 judges sequential rollouts with analysis.Look
+	// (revision 2): one test per rule across every weight, per-rule limits,
+	// score and critical rules.
+	versionJudgeRevision2 = "judge-revision-2"
 )
 
 // TaskQueue is where the worker listens and the starter sends rollouts.
@@ -101,6 +105,7 @@ func CanaryRollout(ctx workflow.Context, in Input) (Result, error) {
 	r.seq = workflow.GetVersion(ctx, versionSequential, workflow.DefaultVersion, 1) >= 1
 	attrs := workflow.GetVersion(ctx, versionSearchAttributes, workflow.DefaultVersion, 1) >= 1
 	r.localMeasure = workflow.GetVersion(ctx, versionLocalMeasure, workflow.DefaultVersion, 1) >= 1
+	r.judgeRev2 = workflow.GetVersion(ctx, versionJudgeRevision2, workflow.DefaultVersion, 1) >= 1
 	if workflow.GetVersion(ctx, versionNotifyThread, workflow.DefaultVersion, 1) >= 1 {
 		var thread string
 		if in.Resume != nil {

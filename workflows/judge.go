@@ -33,10 +33,41 @@ func (r *run) judge(weight int, s rollout.Sample) (v rollout.Verdict, rules []ro
 	if !r.sequential() || s.Cumulative == nil {
 		return "", nil, false
 	}
+	if r.judgeRev2 {
+		d := analysis.Look(analysis.ConfigFor(r.spec), r.status.Judge, weight, *s.Cumulative)
+		r.status.Judge, r.decision = d.State, &d
+		return d.Verdict, d.Rules, true
+	}
 	cfg := analysis.DefaultConfig(r.spec.Analysis.Thresholds, r.spec.MeasuredWeights())
 	cfg.Alpha = r.spec.Analysis.Judging.FalseRollbackRate
 	v, rules, r.status.Judge = analysis.Judge(cfg, r.status.Judge, weight, *s.Cumulative)
 	return v, rules, true
+}
+
+// act applies what a revision-2 look asked (see analysis.Look): roll back
+// with its cause, or — a rule undecided past its own limit — hand the
+// rollout to a person: the steps pause (resume or promote continues, abort
+// rolls back), or it rolls back when the spec says onInconclusive: rollback.
+// It reports whether the look was the judge's to handle.
+func (r *run) act(ctx workflow.Context) (cause string, handled bool) {
+	d := r.decision
+	if d == nil {
+		return "", false
+	}
+	r.decision = nil
+	switch d.Action {
+	case analysis.RollBack:
+		return d.Cause, true
+	case analysis.Undecided:
+		if r.spec.Analysis.Judging.OnInconclusive == rollout.OnInconclusiveRollback {
+			return d.Cause, true
+		}
+		if !r.paused && r.active() {
+			r.paused, r.status.Paused = true, true
+			r.event(ctx, "undecided", d.Cause+": steps paused for a person (resume or promote continues, abort rolls back)", "")
+		}
+	}
+	return "", true
 }
 
 // decided reports whether the latest look at the current weight passed.

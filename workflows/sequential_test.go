@@ -42,7 +42,9 @@ func TestSequentialJudgementPromotesOnEnoughHealthyData(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, rollout.Successful, m.Verdict)
 	require.Len(t, m.Rules, 4, "each rule's judgement is kept with the measurement")
-	assert.Contains(t, m.Rules[0].Reason, "canary 50/5000 errors")
+	// One test per rule across the rollout: the last look pools the 10 %
+	// weight's counts with the 50 % weight's.
+	assert.Contains(t, m.Rules[0].Reason, "canary 100/10000 errors")
 	assert.Equal(t, 50, s.Judge.Weight)
 }
 
@@ -95,4 +97,44 @@ func TestWithoutCountsTheThresholdsStillJudge(t *testing.T) {
 	h := newHarness(t, nil) // the memory source's samples carry rates only
 	h.run(sequentialSpec())
 	h.requirePromoted()
+}
+
+// Revision 2: the judge's own limits roll back, with the judge's cause, and
+// a failed look is not also counted by the workflow's global limit.
+func TestRevision2RollsBackOnTheJudgesCause(t *testing.T) {
+	h := newHarness(t, func(n int) (rollout.Sample, error) { return counted(5000, 1000), nil }) // 20 % errors
+	h.run(sequentialSpec())
+	reason := h.requireRolledBack()
+	assert.Contains(t, reason, "analysis failed at 10% canary weight")
+	assert.Contains(t, reason, "error")
+	assert.Equal(t, []int{0, 10, 0}, h.router.History(), "rolled back at the first weight")
+}
+
+// A rule that stays undecided past its own maxInconclusive hands the
+// rollout to a person: the steps pause; resume continues to promotion.
+func TestRevision2ARuleUndecidedPastItsLimitPausesForAPerson(t *testing.T) {
+	// 40 canary requests a look: too few for any rule to decide.
+	h := newHarness(t, func(n int) (rollout.Sample, error) { return counted(40, 0), nil })
+	spec := sequentialSpec()
+	two := 2
+	spec.Analysis.Judging.Rules = map[string]rollout.RuleLimits{rollout.RuleErrorIncrease: {MaxInconclusive: &two}}
+	h.at(30*time.Minute, func() {
+		s := h.status()
+		assert.True(t, s.Paused, "paused for a person; phase %s", s.Phase)
+		assert.Contains(t, eventKinds(s), "undecided")
+		h.env.SignalWorkflow(rollout.SignalPromote, rollout.Actor{By: "sre"})
+	})
+	h.run(spec)
+	h.requirePromoted()
+}
+
+func TestRevision2OnInconclusiveRollbackRollsBackARuleUndecidedPastItsLimit(t *testing.T) {
+	h := newHarness(t, func(n int) (rollout.Sample, error) { return counted(40, 0), nil })
+	spec := sequentialSpec()
+	two := 2
+	spec.Analysis.Judging.Rules = map[string]rollout.RuleLimits{rollout.RuleErrorIncrease: {MaxInconclusive: &two}}
+	spec.Analysis.Judging.OnInconclusive = rollout.OnInconclusiveRollback
+	h.run(spec)
+	reason := h.requireRolledBack()
+	assert.Contains(t, reason, "error-increase undecided 3 looks in a row (limit 2)")
 }

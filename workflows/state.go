@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/canaryflow/canaryflow/activities"
+	"github.com/canaryflow/canaryflow/analysis"
 	"github.com/canaryflow/canaryflow/rollout"
 	"github.com/canaryflow/canaryflow/telemetry"
 )
@@ -75,6 +76,12 @@ type run struct {
 	// localMeasure is versionLocalMeasure in force: measurements of a rollout
 	// that is not host-bound run as local activities.
 	localMeasure bool
+	// judgeRev2 is versionJudgeRevision2 in force: sequential rollouts are
+	// judged by analysis.Look with one test per rule across the weights,
+	// per-rule limits, score and critical rules; decision is the latest
+	// look's, for measure to act on.
+	judgeRev2 bool
+	decision  *analysis.Decision
 }
 
 // on places activity options on the rollout's host queue, if it has one.
