@@ -9,7 +9,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,21 +19,22 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
 
 	"github.com/canaryflow/canaryflow/activities"
 	deploymem "github.com/canaryflow/canaryflow/activities/deploy/memory"
 	metricsmem "github.com/canaryflow/canaryflow/activities/metrics/memory"
-	notifymem "github.com/canaryflow/canaryflow/activities/notify/memory"
 	trafficmem "github.com/canaryflow/canaryflow/activities/traffic/memory"
 	"github.com/canaryflow/canaryflow/control"
 	"github.com/canaryflow/canaryflow/internal/devstack"
-	"github.com/canaryflow/canaryflow/internal/testenv"
+	"github.com/canaryflow/canaryflow/internal/memengine"
 	"github.com/canaryflow/canaryflow/rollout"
 	"github.com/canaryflow/canaryflow/workflows"
 )
 
+// engine is memengine's dev server, client and in-memory providers under
+// the short names these tests use.
 type engine struct {
+	m       *memengine.Engine
 	srv     *devstack.Temporal
 	c       client.Client
 	acts    *activities.Activities
@@ -44,35 +44,12 @@ type engine struct {
 }
 
 func startEngine(t testing.TB) *engine {
-	srv := testenv.Temporal(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := control.Dial(ctx, srv.Address(), srv.Namespace())
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
-	e := &engine{srv: srv, c: c, deploy: deploymem.New(), router: trafficmem.New(), metrics: metricsmem.New(nil)}
-	e.acts = &activities.Activities{
-		Deployers:    map[string]activities.Deployer{"memory": e.deploy},
-		Routers:      map[string]activities.TrafficRouter{"memory": e.router},
-		Metrics:      map[string]activities.MetricsSource{"memory": e.metrics},
-		Notifiers:    map[string]activities.Notifier{"log": &notifymem.Notifier{}},
-		IncidentDir:  t.TempDir(),
-		PollInterval: 50 * time.Millisecond,
-	}
-	return e
+	m := memengine.New(t)
+	return &engine{m: m, srv: m.Server, c: m.Client, acts: m.Activities, deploy: m.Deploy, router: m.Router, metrics: m.Metrics}
 }
 
 // startWorker starts a worker; the returned func stops it like a killed process would stop serving.
-func (e *engine) startWorker(t testing.TB) func() {
-	w := worker.New(e.c, workflows.TaskQueue, worker.Options{})
-	w.RegisterWorkflow(workflows.CanaryRollout)
-	w.RegisterActivity(e.acts)
-	require.NoError(t, w.Start())
-	var once sync.Once
-	stop := func() { once.Do(w.Stop) }
-	t.Cleanup(stop)
-	return stop
-}
+func (e *engine) startWorker(t testing.TB) func() { return e.m.StartWorker(t, nil) }
 
 // quickSpec is a short real-time plan: 10 % → 3 s → 50 % → 3 s, measured every second.
 func quickSpec(app string) rollout.Spec {

@@ -10,17 +10,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
 
 	"github.com/canaryflow/canaryflow/activities"
-	deploymem "github.com/canaryflow/canaryflow/activities/deploy/memory"
-	metricsmem "github.com/canaryflow/canaryflow/activities/metrics/memory"
 	notifyslack "github.com/canaryflow/canaryflow/activities/notify/slack"
-	trafficmem "github.com/canaryflow/canaryflow/activities/traffic/memory"
 	"github.com/canaryflow/canaryflow/control"
-	"github.com/canaryflow/canaryflow/internal/testenv"
+	"github.com/canaryflow/canaryflow/internal/memengine"
 	"github.com/canaryflow/canaryflow/rollout"
-	"github.com/canaryflow/canaryflow/workflows"
 )
 
 // gatedSpec goes to 10 % and waits for a person, announcing to Slack.
@@ -39,28 +34,12 @@ func gatedSpec(app string) rollout.Spec {
 // startEngine runs a real Temporal dev server and an in-process worker
 // with in-memory providers whose notifier posts to f.
 func startEngine(t *testing.T, f *fakeSlack) client.Client {
-	srv := testenv.Temporal(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := control.Dial(ctx, srv.Address(), srv.Namespace())
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
+	e := memengine.New(t)
 	notifier, err := notifyslack.New("xoxb-test", "", f.apiURL())
 	require.NoError(t, err)
-	acts := &activities.Activities{
-		Deployers:    map[string]activities.Deployer{"memory": deploymem.New()},
-		Routers:      map[string]activities.TrafficRouter{"memory": trafficmem.New()},
-		Metrics:      map[string]activities.MetricsSource{"memory": metricsmem.New(nil)},
-		Notifiers:    map[string]activities.Notifier{"slack": notifier},
-		IncidentDir:  t.TempDir(),
-		PollInterval: 50 * time.Millisecond,
-	}
-	w := worker.New(c, workflows.TaskQueue, worker.Options{})
-	w.RegisterWorkflow(workflows.CanaryRollout)
-	w.RegisterActivity(acts)
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
-	return c
+	e.Activities.Notifiers = map[string]activities.Notifier{"slack": notifier}
+	e.StartWorker(t, nil)
+	return e.Client
 }
 
 // button finds the button actionID on the approval message the rollout

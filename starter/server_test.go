@@ -15,18 +15,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
 
-	"github.com/canaryflow/canaryflow/activities"
-	deploymem "github.com/canaryflow/canaryflow/activities/deploy/memory"
 	metricsmem "github.com/canaryflow/canaryflow/activities/metrics/memory"
-	notifymem "github.com/canaryflow/canaryflow/activities/notify/memory"
 	trafficmem "github.com/canaryflow/canaryflow/activities/traffic/memory"
 	"github.com/canaryflow/canaryflow/control"
 	"github.com/canaryflow/canaryflow/internal/devstack"
-	"github.com/canaryflow/canaryflow/internal/testenv"
+	"github.com/canaryflow/canaryflow/internal/memengine"
 	"github.com/canaryflow/canaryflow/rollout"
-	"github.com/canaryflow/canaryflow/workflows"
 )
 
 // TestMain keeps the SDK's logs to warnings so test output stays readable.
@@ -47,30 +42,17 @@ type server struct {
 
 func startServer(t *testing.T, metrics *metricsmem.Metrics, stuckApps ...string) *server {
 	t.Helper()
-	srv := testenv.Temporal(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := control.Dial(ctx, srv.Address(), srv.Namespace())
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
-	s := &server{srv: srv, c: c, router: &stuckRouter{Router: trafficmem.New(), stuck: map[string]*atomic.Bool{}}, dir: t.TempDir()}
+	m := memengine.New(t)
+	s := &server{srv: m.Server, c: m.Client, router: &stuckRouter{Router: m.Router, stuck: map[string]*atomic.Bool{}}, dir: t.TempDir()}
 	for _, app := range stuckApps {
 		s.router.stuck[app] = &atomic.Bool{}
 		s.router.stuck[app].Store(true)
 	}
-	acts := &activities.Activities{
-		Deployers:    map[string]activities.Deployer{"memory": deploymem.New()},
-		Routers:      map[string]activities.TrafficRouter{"memory": s.router},
-		Metrics:      map[string]activities.MetricsSource{"memory": metrics},
-		Notifiers:    map[string]activities.Notifier{"log": &notifymem.Notifier{}},
-		IncidentDir:  t.TempDir(),
-		PollInterval: 50 * time.Millisecond,
+	m.Activities.Routers[memengine.Kind] = s.router
+	if metrics != nil {
+		m.Activities.Metrics[memengine.Kind] = metrics
 	}
-	w := worker.New(c, workflows.TaskQueue, worker.Options{})
-	w.RegisterWorkflow(workflows.CanaryRollout)
-	w.RegisterActivity(acts)
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
+	m.StartWorker(t, nil)
 	return s
 }
 

@@ -17,15 +17,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
 
-	"github.com/canaryflow/canaryflow/activities"
-	deploymem "github.com/canaryflow/canaryflow/activities/deploy/memory"
 	metricsmem "github.com/canaryflow/canaryflow/activities/metrics/memory"
-	notifymem "github.com/canaryflow/canaryflow/activities/notify/memory"
-	trafficmem "github.com/canaryflow/canaryflow/activities/traffic/memory"
 	"github.com/canaryflow/canaryflow/control"
 	"github.com/canaryflow/canaryflow/dashboards/boards"
+	"github.com/canaryflow/canaryflow/internal/memengine"
 	"github.com/canaryflow/canaryflow/internal/testenv"
 	"github.com/canaryflow/canaryflow/rollout"
 	"github.com/canaryflow/canaryflow/telemetry"
@@ -56,7 +52,8 @@ func quickRollout(app string) rollout.Spec {
 // of the rollouts overview dashboard must then return data there.
 func TestWorkerMetricsOnRealPrometheus(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := testenv.Temporal(t)
+	eng := memengine.New(t)
+	srv := eng.Server
 	metrics, err := newWorkerMetrics(logger)
 	require.NoError(t, err)
 	t.Cleanup(func() { metrics.close(context.Background(), logger) })
@@ -72,26 +69,15 @@ func TestWorkerMetricsOnRealPrometheus(t *testing.T) {
 
 	prom := testenv.Prometheus(t, map[string][]string{workerJob: {hs.addr}})
 
-	source := metricsmem.New(nil)
-	source.ByApp["bad"] = func(n int) (rollout.Sample, error) {
+	eng.Metrics.ByApp["bad"] = func(n int) (rollout.Sample, error) {
 		if n > 1 {
 			return metricsmem.With(func(c *rollout.VersionFigures) { c.ErrorRate = 0.2 }), nil
 		}
 		return metricsmem.Healthy(), nil
 	}
-	acts := &activities.Activities{
-		Deployers:    map[string]activities.Deployer{"memory": deploymem.New()},
-		Routers:      map[string]activities.TrafficRouter{"memory": trafficmem.New()},
-		Metrics:      map[string]activities.MetricsSource{"memory": source},
-		Notifiers:    map[string]activities.Notifier{"log": &notifymem.Notifier{}},
-		IncidentDir:  t.TempDir(),
-		PollInterval: 50 * time.Millisecond,
-	}
-	w := worker.New(c, workflows.TaskQueue, worker.Options{})
-	w.RegisterWorkflow(workflows.CanaryRollout)
-	w.RegisterActivity(acts)
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
+	// The worker runs on the client dialled with the metrics handler, as the
+	// worker binary's does.
+	eng.StartWorker(t, c)
 
 	good, err := control.Start(ctx, c, quickRollout("good"), "test")
 	require.NoError(t, err)
