@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
 
 	"github.com/canaryflow/canaryflow/control"
 	"github.com/canaryflow/canaryflow/incident"
@@ -30,11 +31,7 @@ func (c *cli) statusCmd() *cobra.Command {
 			if asJSON {
 				out.format = "json"
 			}
-			id, err := checkRead(&t, &out)
-			if err != nil {
-				return err
-			}
-			cl, err := c.dial(ctx)
+			cl, id, err := c.open(ctx, &t, &out)
 			if err != nil {
 				return err
 			}
@@ -72,11 +69,7 @@ keeps the last 300 events; the first line says if earlier ones were dropped.`,
 		GroupID: "read",
 		Args:    cobra.NoArgs,
 		RunE: c.bounded(func(ctx context.Context) error {
-			id, err := checkRead(&t, &out)
-			if err != nil {
-				return err
-			}
-			cl, err := c.dial(ctx)
+			cl, id, err := c.open(ctx, &t, &out)
 			if err != nil {
 				return err
 			}
@@ -135,11 +128,7 @@ same report for tools (schema canaryflow/incident/v1).`,
 		GroupID: "read",
 		Args:    cobra.NoArgs,
 		RunE: c.bounded(func(ctx context.Context) error {
-			id, err := checkRead(&t, &out)
-			if err != nil {
-				return err
-			}
-			cl, err := c.dial(ctx)
+			cl, id, err := c.open(ctx, &t, &out)
 			if err != nil {
 				return err
 			}
@@ -249,6 +238,20 @@ func dash(s string) string {
 		return "–"
 	}
 	return s
+}
+
+// open checks a read command's flags, then dials: nothing is contacted when
+// the flags are wrong. The caller closes the client.
+func (c *cli) open(ctx context.Context, t *target, out *output) (client.Client, string, error) {
+	id, err := checkRead(t, out)
+	if err != nil {
+		return nil, "", err
+	}
+	cl, err := c.dial(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	return cl, id, nil
 }
 
 // checkRead checks a read command's flags before any connection.
