@@ -59,19 +59,38 @@ func startFaultApp(ctx context.Context, t *testing.T, eng *stack.Engine, o stack
 	app, err := eng.StartApp(ctx, o)
 	require.NoError(t, err, "starting app %s", o.Name)
 	t.Cleanup(app.Stop)
+	return withProxies(t, eng, app)
+}
+
+// withProxies puts the test's proxies between the worker and app's router.
+func withProxies(t *testing.T, eng *stack.Engine, app *stack.App) *faultApp {
+	t.Helper()
 	f := &faultApp{App: app, eng: eng, admin: newAdminProxy(t, app.AdminURL), smoke: newSmokeGate(t, app.RouterURL)}
 	f.Spec.Traffic.Local.AdminURL = f.admin.URL()
 	f.Spec.Smoke.BaseURL = f.smoke.URL()
 	return f
 }
 
-// start starts the rollout; if t fails, the report says where it was and
-// the rollout is terminated, so no test leaves one running behind it.
+// start starts the rollout and watches it on t.
 func (f *faultApp) start(ctx context.Context, t *testing.T) {
 	t.Helper()
+	require.NoError(t, f.launch(ctx))
+	f.watch(t)
+}
+
+// launch starts the rollout.
+func (f *faultApp) launch(ctx context.Context) error {
 	run, err := control.Start(ctx, f.eng.Client, f.Spec, "e2e")
-	require.NoError(t, err)
+	if err != nil {
+		return fmt.Errorf("starting the rollout of %s: %w", f.Name, err)
+	}
 	f.id = run.GetID()
+	return nil
+}
+
+// watch makes a failure of t report where the rollout was and end it, so
+// no test leaves a rollout running behind it.
+func (f *faultApp) watch(t *testing.T) {
 	t.Cleanup(func() { f.reportIfFailed(t) })
 }
 
