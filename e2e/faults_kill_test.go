@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -112,7 +111,14 @@ func TestWorkerKilledInEachPhaseStillPromotes(t *testing.T) {
 	eng := faultEngine(t, "worker-kill")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	apps := startApps(ctx, t, eng, killCases)
+	opts := make([]stack.AppOptions, len(killCases))
+	for i, c := range killCases {
+		opts[i] = stack.AppOptions{Name: "kill-" + strings.ReplaceAll(c.phase, " ", "-"), Steps: c.steps}
+	}
+	apps := startFaultApps(ctx, t, eng, opts...)
+	for i, c := range killCases {
+		c.pin(apps[i])
+	}
 
 	pin := func(cases []int) (ok []int) {
 		for _, i := range cases {
@@ -172,30 +178,4 @@ func TestWorkerKilledInEachPhaseStillPromotes(t *testing.T) {
 			assert.True(t, s.Smoke != nil && s.Smoke.Passed(), "the smoke tests passed")
 		})
 	}
-}
-
-// startApps starts one app per case on eng at once (each takes seconds,
-// mostly waiting for Prometheus), pins each case's gate, and stops the apps
-// when t ends.
-func startApps(ctx context.Context, t *testing.T, eng *stack.Engine, cases []killCase) []*faultApp {
-	t.Helper()
-	started := make([]*stack.App, len(cases))
-	errs := make([]error, len(cases))
-	var wg sync.WaitGroup
-	for i, c := range cases {
-		wg.Go(func() {
-			started[i], errs[i] = eng.StartApp(ctx, stack.AppOptions{Name: "kill-" + strings.ReplaceAll(c.phase, " ", "-"), Steps: c.steps})
-		})
-	}
-	wg.Wait()
-	apps := make([]*faultApp, len(cases))
-	for i, app := range started {
-		if app != nil {
-			t.Cleanup(app.Stop)
-		}
-		require.NoError(t, errs[i], "starting the app for %s", cases[i].phase)
-		apps[i] = withProxies(t, eng, app)
-		cases[i].pin(apps[i])
-	}
-	return apps
 }

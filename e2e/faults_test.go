@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,6 +61,28 @@ func startFaultApp(ctx context.Context, t *testing.T, eng *stack.Engine, o stack
 	require.NoError(t, err, "starting app %s", o.Name)
 	t.Cleanup(app.Stop)
 	return withProxies(t, eng, app)
+}
+
+// startFaultApps starts an app for each of opts on eng at once (each takes
+// seconds, mostly waiting for Prometheus), stopped when t ends.
+func startFaultApps(ctx context.Context, t *testing.T, eng *stack.Engine, opts ...stack.AppOptions) []*faultApp {
+	t.Helper()
+	started := make([]*stack.App, len(opts))
+	errs := make([]error, len(opts))
+	var wg sync.WaitGroup
+	for i, o := range opts {
+		wg.Go(func() { started[i], errs[i] = eng.StartApp(ctx, o) })
+	}
+	wg.Wait()
+	apps := make([]*faultApp, len(opts))
+	for i, app := range started {
+		if app != nil {
+			t.Cleanup(app.Stop)
+		}
+		require.NoError(t, errs[i], "starting app %s", opts[i].Name)
+		apps[i] = withProxies(t, eng, app)
+	}
+	return apps
 }
 
 // withProxies puts the test's proxies between the worker and app's router.
