@@ -35,10 +35,10 @@ type detection struct {
 	setWeight time.Duration
 }
 
-// BenchmarkDetection injects a fault into a canary holding 25 % of the
-// demo's load (the demo's analysis settings: 40 req/s, 1 s scrape, the
-// stack's interval and window) and times fault → the router's weight 0,
-// over -runs rollouts per fault. Each run waits a random part of an
+// BenchmarkDetection injects a fault into a canary that has held 25 % of
+// the demo's load for a whole window (the demo's settings: stack.AppOptions'
+// load, interval and window, stack.ScrapeInterval) and times fault → the
+// router's weight 0, over -runs rollouts per fault. Each run waits a random part of an
 // interval after a successful measurement, so faults land at every phase
 // of the analysis loop.
 func BenchmarkDetection(b *testing.B) {
@@ -71,8 +71,8 @@ func benchDetection(b *testing.B, name string, faults stack.Faults) {
 
 	var all []detection
 	var load loadRange
-	fmt.Printf("\n%s: fault → router weight 0 at 25 %% (interval %s, window %s, scrape 1s, %g req/s), seconds\n",
-		name, interval, window, app.Load.Snapshot().Rate())
+	fmt.Printf("\n%s: fault → router weight 0 at 25 %% (interval %s, window %s, scrape %s, %.0f req/s), seconds\n",
+		name, interval, window, stack.ScrapeInterval, app.Load.Snapshot().Rate())
 	fmt.Printf("%4s %8s %8s %8s %8s %8s %8s %8s %6s\n", "run", "total", "fill", "scrape", "interval", "measure", "decide", "setWght", "load")
 	for i := range *runs {
 		d, err := detectOnce(ctx, app, tr, spec, th, window, interval, faults)
@@ -132,7 +132,10 @@ func detectOnce(ctx context.Context, app *stack.App, tr *traffic, spec rollout.S
 		if err != nil {
 			return detection{}, fmt.Errorf("waiting for a successful measurement at 25%%: %w", err)
 		}
-		if m, ok := s.LastMeasurement(); ok && s.Weight == 25 && m.Weight == 25 && m.Verdict == rollout.Successful {
+		// Steady state: the last look passed over a window all at 25 %, so
+		// the fault lands in the middle of a hold, not at its start.
+		if m, ok := s.LastMeasurement(); ok && s.Weight == 25 && m.Weight == 25 && m.Verdict == rollout.Successful &&
+			m.At.Sub(s.WeightSince) >= window {
 			break
 		}
 		if s.Phase.Final() {
@@ -163,7 +166,7 @@ func detectOnce(ctx context.Context, app *stack.App, tr *traffic, spec rollout.S
 	if res.Phase != rollout.PhaseRolledBack {
 		return detection{}, fmt.Errorf("the rollout ended %s, not RolledBack: %s", res.Phase, res.Reason)
 	}
-	d, err := cut(ctx, app, tr, id, th, window, fault, atZero)
+	d, err := cut(ctx, app, tr, id, th, window, faults, fault, atZero)
 	// The removed canary's last errors stay in Prometheus for a window; the
 	// next run's canary, at the same address, must not be judged on them.
 	time.Sleep(window + time.Second)
@@ -171,7 +174,8 @@ func detectOnce(ctx context.Context, app *stack.App, tr *traffic, spec rollout.S
 }
 
 // cut splits fault → atZero into the detection's stages.
-func cut(ctx context.Context, app *stack.App, tr *traffic, id string, th rollout.Thresholds, window time.Duration, fault, atZero time.Time) (detection, error) {
+func cut(ctx context.Context, app *stack.App, tr *traffic, id string, th rollout.Thresholds, window time.Duration,
+	faults stack.Faults, fault, atZero time.Time) (detection, error) {
 	d := detection{total: atZero.Sub(fault)}
 	s, err := control.Status(ctx, engine.Client, id)
 	if err != nil {
@@ -187,7 +191,7 @@ func cut(ctx context.Context, app *stack.App, tr *traffic, id string, th rollout
 	if failed == nil {
 		return d, fmt.Errorf("no failed measurement in %s (reason: %s)", id, s.Reason)
 	}
-	seen, ok := tr.firstBreach(th, fault, atZero, window)
+	seen, ok := tr.firstBreach(th, faults.ErrorRate > 0, fault, atZero, window)
 	if !ok {
 		seen = atZero
 	}

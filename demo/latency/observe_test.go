@@ -104,12 +104,23 @@ func (t *traffic) figures(version string, at time.Time, window time.Duration) ro
 }
 
 // firstBreach is the first moment in [from, to] (10 ms steps) at which the
-// traffic itself breaks the thresholds over the analysis window.
-func (t *traffic) firstBreach(th rollout.Thresholds, from, to time.Time, window time.Duration) (time.Time, bool) {
+// traffic itself breaks the thresholds over the analysis window, judged on
+// the figure the fault is about only (errors, or latency): exact quantiles
+// over a few dozen requests are noisier than the histogram's, and a latency
+// blip must not pass for an error fault showing.
+func (t *traffic) firstBreach(th rollout.Thresholds, errorsOnly bool, from, to time.Time, window time.Duration) (time.Time, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	only := func(f rollout.VersionFigures) rollout.VersionFigures {
+		if errorsOnly {
+			f.P95, f.P99 = 0, 0
+		} else {
+			f.ErrorRate = 0
+		}
+		return f
+	}
 	for at := from; !at.After(to); at = at.Add(10 * time.Millisecond) {
-		s := rollout.Sample{Canary: t.figures("v2", at, window), Stable: t.figures("v1", at, window)}
+		s := rollout.Sample{Canary: only(t.figures("v2", at, window)), Stable: only(t.figures("v1", at, window))}
 		if v, _ := rollout.Evaluate(th, s); v == rollout.Failed {
 			return at, true
 		}
@@ -208,7 +219,7 @@ func unix(t time.Time) string { return strconv.FormatFloat(float64(t.UnixNano())
 
 // activity is one activity execution's times as the server recorded them.
 type activity struct {
-	name                           string
+	name                          string
 	scheduled, started, completed time.Time
 }
 

@@ -17,10 +17,11 @@ import (
 )
 
 // AppOptions describe one application under rollout. Zero values give the
-// demo's short plan: 10 → 25 → 50 % with 20 s holds, measured every 2 s.
+// demo's short plan: 10 → 25 → 50 % with 20 s holds, measured every
+// DefaultInterval over DefaultWindow.
 type AppOptions struct {
 	Name string
-	// RPS is the steady load through the router; 0 means 40.
+	// RPS is the steady load through the router; 0 means 100.
 	RPS float64
 	// Latency is both versions' normal /api latency; 0 means 50 ms, well
 	// inside a histogram bucket so scheduling noise does not move p95.
@@ -59,6 +60,19 @@ type App struct {
 	loadDone   chan struct{}
 	httpClient *http.Client
 }
+
+// The demo's analysis settings. They are what fault → weight 0 is made of
+// (demo/latency, `make bench-latency`): a measurement waits up to an
+// interval for its turn, Prometheus up to a scrape for fresh samples, and an
+// 8 % error canary must fill about 3/8 of the window before its error rate
+// is 3 points over stable's — a count of errors that, at the default 100
+// req/s, a canary at 25 % makes in about 2 s. The 5 s window still holds
+// about 50 canary requests at 10 %, enough for a steady p95.
+const (
+	DefaultInterval = time.Second
+	DefaultWindow   = 5 * time.Second
+	ScrapeInterval  = 500 * time.Millisecond
+)
 
 func port(p int) (int, error) {
 	if p != 0 {
@@ -134,7 +148,7 @@ func (e *Engine) startApp(ctx context.Context, o AppOptions) (_ *App, err error)
 	}
 
 	a.Prometheus, err = devstack.StartPrometheus(ctx, devstack.PrometheusOptions{
-		BinDir: e.opts.ToolsDir, Port: ports[4], RuleFiles: o.RuleFiles,
+		BinDir: e.opts.ToolsDir, Port: ports[4], RuleFiles: o.RuleFiles, ScrapeInterval: ScrapeInterval,
 		Jobs:      map[string][]string{"demo": {a.StableAddr, a.CanaryAddr}, "router": {addr(ports[3])}},
 		JobLabels: map[string]map[string]string{"demo": {"app": o.Name}, "router": {"app": o.Name}},
 	})
@@ -161,7 +175,7 @@ func (e *Engine) startApp(ctx context.Context, o AppOptions) (_ *App, err error)
 
 func (o AppOptions) withDefaults() AppOptions {
 	if o.RPS == 0 {
-		o.RPS = 40
+		o.RPS = 100
 	}
 	if o.Latency == 0 {
 		o.Latency = 50 * time.Millisecond
@@ -173,10 +187,10 @@ func (o AppOptions) withDefaults() AppOptions {
 		o.Hold = 20 * time.Second
 	}
 	if o.Interval == 0 {
-		o.Interval = 2 * time.Second
+		o.Interval = DefaultInterval
 	}
 	if o.Window == 0 {
-		o.Window = 10 * time.Second
+		o.Window = DefaultWindow
 	}
 	if len(o.Steps) == 0 {
 		o.Steps = []rollout.Step{

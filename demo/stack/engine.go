@@ -128,8 +128,8 @@ func (e *Engine) StartWorker() error {
 		"--address", e.Temporal.Address(), "--temporal-namespace", e.Temporal.Namespace(),
 		"--demo-binary", filepath.Join(e.opts.BinDir, "demoapp"),
 		"--state-dir", e.opts.WorkDir, "--incident-dir", e.IncidentDir(),
-		// The stack's Prometheus scrapes every second (devstack).
-		"--scrape-interval", "1s",
+		// The stack's Prometheus scrapes every ScrapeInterval.
+		"--scrape-interval", ScrapeInterval.String(),
 	}
 	p, err := devstack.StartProcess("worker", filepath.Join(e.opts.BinDir, "worker"), append(args, e.opts.WorkerArgs...), log)
 	if err != nil {

@@ -40,7 +40,7 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	bin := fs.String("bin", "bin", "directory with temporal, prometheus, worker, demoapp and router")
 	work := fs.String("work-dir", ".demo", "state, logs and incident reports")
 	hold := fs.Duration("hold", 20*time.Second, "hold at each weight")
-	rps := fs.Float64("rps", 40, "steady load through the router, requests per second")
+	rps := fs.Float64("rps", 100, "steady load through the router, requests per second")
 	if err := fs.Parse(args); err != nil {
 		return 2, nil
 	}
@@ -92,7 +92,8 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	say(out, fmt.Sprintf("rollout %s started: v1 → v2, 10%% → 25%% → 50%% with %s holds, measured every 2s", run.GetID(), *hold))
+	say(out, fmt.Sprintf("rollout %s started: v1 → v2, 10%% → 25%% → 50%% with %s holds, measured every %s over the last %s",
+		run.GetID(), *hold, app.Spec.Analysis.Interval.D(), app.Spec.Analysis.Window.D()))
 	injected := make(chan time.Duration, 1)
 	if *scenario == "bad" {
 		go injectAt25(ctx, engine, app, run.GetID(), out, injected)
