@@ -63,6 +63,14 @@ SCALE_N ?= 100,300,1000,2000
 bench-scale: $(BIN)/temporal
 	SCALE_N=$(SCALE_N) $(GO) test -run '^$$' -bench '^BenchmarkScale$$' -benchtime 1x -timeout 90m ./integration/
 
+## bench-latency: on the demo's real stack (dev server, worker, router, app processes,
+## Prometheus, load): fault → router weight 0 for an 8 % error and a 3 × latency canary
+## with where the seconds go, abort → weight 0 in each phase, and a promoted rollout's
+## wall time against its holds; 20 runs per figure, ~25 min (BENCH_LATENCY_FLAGS='-runs 5')
+.PHONY: bench-latency
+bench-latency: $(BIN)/temporal $(BIN)/prometheus
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 120m ./demo/latency/ $(BENCH_LATENCY_FLAGS)
+
 ## bench-decisions: how the judge and today's fixed-window rules decide simulated
 ## rollouts of the default plan (seeded, 1,000 runs per scenario and rate; a few
 ## seconds); BENCH_DECISIONS_FLAGS=-tune adds rows for alternative judge settings
