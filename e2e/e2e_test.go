@@ -255,15 +255,25 @@ func TestUnknownMetricIsRefusedWithAClearError(t *testing.T) {
 	assert.Zero(t, s.Weight)
 }
 
+// TestPrometheusGoneMidRolloutRollsBack is also the Prometheus fault of the
+// fault tests (faults_test.go): stopped during analysis, it never lets the
+// rollout promote, and the rollback comes from the spec's error limit.
 func TestPrometheusGoneMidRolloutRollsBack(t *testing.T) {
 	app, ctx := scenario(t, stack.AppOptions{Name: "prom-gone"})
 	id := start(ctx, t, app)
 	waitForTraffic(ctx, t, id)
 	res, s := rolledBackAfter(ctx, t, app, id, "Prometheus stopped", app.Prometheus.Stop)
-	assert.Contains(t, res.Reason, "metrics unavailable")
-	last, ok := s.LastMeasurement()
-	require.True(t, ok)
-	assert.Equal(t, rollout.Error, last.Verdict)
+	limit := *app.Spec.WithDefaults().Analysis.Limits.MaxConsecutiveErrors
+	assert.Contains(t, res.Reason, fmt.Sprintf("metrics unavailable: %d measurement errors in a row (limit %d)", limit+1, limit))
+	errs := 0
+	for i := len(s.Measurements) - 1; i >= 0 && s.Measurements[i].Verdict == rollout.Error; i-- {
+		errs++
+	}
+	assert.Equal(t, limit+1, errs, "the rollback came at the limit, on the measurements Prometheus could not answer")
+	assert.Zero(t, count(s, "promoted"), "never a promotion")
+	for _, e := range s.Events {
+		assert.NotContains(t, e.Message, "stable runs v2", "stable was never replaced")
+	}
 	assert.Equal(t, "200 v1", servedVersion(t, app, "never"))
 }
 
