@@ -43,6 +43,7 @@ type adminProxy struct {
 	failing           bool
 	errFor, refuseFor time.Duration
 	outageOver        chan struct{}
+	outageErr         error // why the API could not come back, if it could not
 }
 
 // newAdminProxy serves a proxy to the router admin API at target until t ends.
@@ -119,14 +120,28 @@ func (p *adminProxy) outage() {
 		ln, err = net.Listen("tcp", p.addr)
 	}
 	if err != nil {
-		// The rollout's retries will fail and the test says why it ended.
-		fmt.Printf("e2e: admin proxy could not listen again on %s: %v\n", p.addr, err)
+		p.mu.Lock()
+		p.outageErr = fmt.Errorf("listening again on %s after the outage: %w", p.addr, err)
+		p.mu.Unlock()
 		return
 	}
 	p.mu.Lock()
 	p.ln, p.failing = ln, false
 	p.mu.Unlock()
 	go func() { _ = p.srv.Serve(ln) }()
+}
+
+// outageDone reports whether the outage failAt asked for has run its
+// course, and what kept the API from coming back if anything did.
+func (p *adminProxy) outageDone() (bool, error) {
+	select {
+	case <-p.outageOver:
+	default:
+		return false, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return true, p.outageErr
 }
 
 // history is the weights the router accepted with repeats (retries of the

@@ -288,11 +288,9 @@ func TestRouterFailingForAWhileIsRetried(t *testing.T) {
 	f.admin.failAt(25, 2500*time.Millisecond, 2500*time.Millisecond)
 	f.start(ctx, t)
 	res, s := f.finish(ctx, t)
-	select {
-	case <-f.admin.outageOver:
-	default:
-		t.Fatal("the router's outage never started or never ended")
-	}
+	over, err := f.admin.outageDone()
+	require.NoError(t, err)
+	require.True(t, over, "the router's outage never started or never ended")
 	_, answered503 := f.admin.history()
 	assert.Positive(t, answered503, "the router failed while the rollout moved to 25%")
 	f.requireUndisturbedPromotion(ctx, t, res, s, 0, 10, 25, 50, 0)
