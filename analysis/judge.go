@@ -112,6 +112,11 @@ func ConfigFor(s rollout.Spec) Config {
 		c.Score.Marginal = *m
 	}
 	c.Critical = append([]string(nil), a.Judging.Critical...)
+	for _, m := range a.Metrics {
+		if m.Critical {
+			c.Critical = append(c.Critical, m.Name)
+		}
+	}
 	c.Limits = LimitsOf(a)
 	return c
 }
@@ -180,6 +185,8 @@ type rule struct {
 	fig, v   float64 // smoothed figure and its variance
 	lo, hi   float64 // confidence bounds of the figure (two-sided at 2×(1-pass))
 	enough   bool    // data enough to pass at all
+	// can, sta are the counts the estimate rests on (nil: none of that version).
+	can, sta *rollout.Observed
 	describe func(p, alpha float64, verdict rollout.Verdict) string
 }
 
@@ -202,7 +209,7 @@ func (r rule) judge(alpha float64, st *rollout.JudgeState) rollout.RuleResult {
 	return rollout.RuleResult{
 		Rule: r.name, Estimate: rollout.Value(r.estimate), Lo: rollout.Value(r.lo), Hi: rollout.Value(r.hi),
 		Limit: rollout.Value(r.limit), P: rollout.Value(p), Alpha: rollout.Value(alpha), Verdict: verdict,
-		Reason: r.describe(p, alpha, verdict),
+		Reason: r.describe(p, alpha, verdict), Canary: r.can, Stable: r.sta,
 	}
 }
 

@@ -27,6 +27,7 @@ func errorRateRule(can rollout.VersionCounts, limit, conf, minN float64) rule {
 	return rule{
 		name: RuleErrorRate, estimate: est, limit: limit, null: limit,
 		fig: ps, v: ps * (1 - ps) / nn, lo: lo, hi: hi, enough: n >= minN,
+		can: observed(x, n),
 		describe: func(p, alpha float64, v rollout.Verdict) string {
 			return fmt.Sprintf("canary %.0f/%.0f errors (%s, %.0f %% CI %s–%s) vs limit %s: %s → %s",
 				x, n, pctOrNone(est), 100*conf, pct(lo), pct(hi), pct(limit), pClause(p, alpha), verdictWord(v))
@@ -49,6 +50,8 @@ func errorIncreaseRule(can, sta rollout.VersionCounts, margin, tol, conf, minN f
 		name: RuleErrorIncrease, estimate: est, limit: margin, null: margin * tol,
 		fig: pc - ps, v: pc*(1-pc)/nc + ps*(1-ps)/ns, lo: lo, hi: hi,
 		enough: can.Requests >= minN && sta.Requests >= minN,
+		can:    observed(can.Errors, can.Requests),
+		sta:    observed(sta.Errors, sta.Requests),
 		describe: func(p, alpha float64, v rollout.Verdict) string {
 			return fmt.Sprintf("canary %.0f/%.0f errors (%s) vs stable %.0f/%.0f (%s): difference %s (%.0f %% CI %s to %s), limit +%s; Fisher p = %.2g; sequential (above +%s) %s → %s",
 				can.Errors, can.Requests, pctOrNone(ratio(can.Errors, can.Requests)), sta.Errors, sta.Requests,
@@ -69,6 +72,7 @@ func slowRule(name string, can rollout.VersionCounts, latency, conf, minN float6
 	return rule{
 		name: name, estimate: est, limit: slowShare, null: slowShare,
 		fig: ps, v: ps * (1 - ps) / nn, lo: lo, hi: hi, enough: total >= minN,
+		can: observed(above, total),
 		describe: func(p, alpha float64, v rollout.Verdict) string {
 			return fmt.Sprintf("canary %.0f/%.0f requests slower than %s (%s, %.0f %% CI %s–%s); %s needs ≤ 5 %%: %s → %s",
 				above, total, secs(latency), pctOrNone(est), 100*conf, pct(lo), pct(hi), what, pClause(p, alpha), verdictWord(v))
@@ -92,7 +96,7 @@ func latencyRatioRule(can, sta rollout.VersionCounts, ratioLimit, tol, conf, min
 	if math.IsNaN(stableP95) || sta.Requests < math.Max(minN, minBaseline) {
 		return rule{
 			name: RuleLatencyRatio, estimate: math.NaN(), limit: slowShare, null: slowShare, fig: math.NaN(),
-			lo: math.NaN(), hi: math.NaN(),
+			lo: math.NaN(), hi: math.NaN(), sta: observed(math.NaN(), sta.Requests),
 			describe: func(float64, float64, rollout.Verdict) string {
 				return fmt.Sprintf("stable has too few requests (%.0f, need %d) for a p95 baseline → Inconclusive", sta.Requests, minBaseline)
 			},
@@ -108,6 +112,8 @@ func latencyRatioRule(can, sta rollout.VersionCounts, ratioLimit, tol, conf, min
 	pass := slowRule(RuleLatencyRatio, can, ratioLimit*lower, conf, minN, "")
 	r := fail
 	r.hi, r.enough = pass.hi, pass.enough
+	slowStable, timedStable := stats.ShareAbove(sles, scum, stableP95)
+	r.sta = observed(slowStable, timedStable)
 	cles, ccum := buckets(can)
 	mw := ""
 	if len(cles) == len(sles) && len(cles) > 0 {
@@ -157,3 +163,8 @@ func pctOrNone(v float64) string {
 }
 
 func secs(s float64) string { return fmt.Sprintf("%.3gs", s) }
+
+// observed records the counts a rule's estimate rests on.
+func observed(events, total float64) *rollout.Observed {
+	return &rollout.Observed{Events: rollout.Value(events), Total: rollout.Value(total)}
+}

@@ -32,7 +32,8 @@ type Limits struct {
 type RuleLimit struct{ MaxFailures, MaxInconclusive int }
 
 // LimitsOf reads a defaulted spec's limits: analysis.limits for every
-// rule, overridden by analysis.judging.rules.
+// rule, overridden by analysis.judging.rules and, for custom metrics, by
+// their own maxFailures.
 func LimitsOf(a rollout.Analysis) Limits {
 	l := Limits{MaxConsecutiveErrors: 4, Rules: map[string]RuleLimit{}}
 	if v := a.Limits.MaxFailures; v != nil {
@@ -50,6 +51,11 @@ func LimitsOf(a rollout.Analysis) Limits {
 			r.MaxInconclusive = *rl.MaxInconclusive
 		}
 		l.Rules[name] = r
+	}
+	for _, m := range a.Metrics {
+		if m.MaxFailures != nil {
+			l.Rules[m.Name] = RuleLimit{MaxFailures: *m.MaxFailures, MaxInconclusive: -1}
+		}
 	}
 	return l
 }
@@ -103,43 +109,66 @@ func Look(cfg Config, st rollout.JudgeState, w int, c rollout.Counts) Decision {
 // aggregate counts the rules' verdicts toward their limits and weighs them
 // into the measurement's verdict and action (Revision2).
 func aggregate(cfg Config, w int, rules []rollout.RuleResult, st rollout.JudgeState) Decision {
-	rules = slices.Clone(rules) // Critical is marked on a copy
-	d := Decision{Rules: rules, State: st, Action: Continue, Score: score(rules)}
+	d := Decision{Rules: slices.Clone(rules), State: st} // Critical is marked on a copy
 	t := cloneTally(d.State.Tally)
 	if t == nil {
 		t = &rollout.Tally{}
 	}
+	t.ErrorsInARow = 0
+	d.State.Tally = tallyRules(cfg, d.Rules, t)
+	return decide(cfg, w, d)
+}
+
+// tallyRules marks rules critical as the config says and counts their
+// verdicts into t: a failure toward the rule's failures in all, an
+// undecided look toward its run of them, a decided one ends that run. An
+// Error (a custom metric's query failed) neither counts nor ends a run.
+func tallyRules(cfg Config, rules []rollout.RuleResult, t *rollout.Tally) *rollout.Tally {
 	if t.Rules == nil {
 		t.Rules = map[string]rollout.RuleTally{}
 	}
-	t.ErrorsInARow = 0
-	var failed, critFailed, critOpen, stuck []string
-	for i := range d.Rules {
-		r := &d.Rules[i]
-		r.Critical = slices.Contains(cfg.Critical, r.Rule)
-		lim, rt := cfg.Limits.rule(r.Rule), t.Rules[r.Rule]
-		rt.Inconclusive = 0
+	for i := range rules {
+		r := &rules[i]
+		r.Critical = r.Critical || slices.Contains(cfg.Critical, r.Rule)
+		rt := t.Rules[r.Rule]
 		switch r.Verdict {
+		case rollout.Error:
+			continue
 		case rollout.Failed:
 			rt.Failures++
-			if rt.Failures > lim.MaxFailures {
-				failed = append(failed, r.Rule)
-				if r.Critical {
-					critFailed = append(critFailed, r.Rule)
-				}
-			}
+			rt.Inconclusive = 0
 		case rollout.Inconclusive:
-			rt.Inconclusive = t.Rules[r.Rule].Inconclusive + 1
-			if lim.MaxInconclusive >= 0 && rt.Inconclusive > lim.MaxInconclusive {
-				stuck = append(stuck, fmt.Sprintf("%s undecided %d looks in a row (limit %d)", r.Rule, rt.Inconclusive, lim.MaxInconclusive))
+			rt.Inconclusive++
+		default:
+			rt.Inconclusive = 0
+		}
+		t.Rules[r.Rule] = rt
+	}
+	return t
+}
+
+// decide weighs the rules' verdicts, already counted into d.State.Tally,
+// into the measurement's verdict, action and cause (Revision2). A rule
+// counts as failed once it failed at more looks than its MaxFailures, and
+// is stuck once undecided more looks in a row than its MaxInconclusive.
+func decide(cfg Config, w int, d Decision) Decision {
+	d.Action, d.Cause, d.Score = Continue, "", score(d.Rules)
+	var failed, critFailed, critOpen, stuck []string
+	for _, r := range d.Rules {
+		lim, rt := cfg.Limits.rule(r.Rule), d.State.Tally.Rules[r.Rule]
+		switch {
+		case r.Verdict == rollout.Failed && rt.Failures > lim.MaxFailures:
+			failed = append(failed, r.Rule)
+			if r.Critical {
+				critFailed = append(critFailed, r.Rule)
 			}
+		case r.Verdict == rollout.Inconclusive && lim.MaxInconclusive >= 0 && rt.Inconclusive > lim.MaxInconclusive:
+			stuck = append(stuck, fmt.Sprintf("%s undecided %d looks in a row (limit %d)", r.Rule, rt.Inconclusive, lim.MaxInconclusive))
 		}
 		if r.Critical && r.Verdict != rollout.Successful {
 			critOpen = append(critOpen, r.Rule)
 		}
-		t.Rules[r.Rule] = rt
 	}
-	d.State.Tally = t
 	best := 100.0
 	if n := len(d.Rules); n > 0 {
 		best = 100 * float64(n-len(failed)) / float64(n)
@@ -186,14 +215,14 @@ func Errored(cfg Config, st rollout.JudgeState, reason string) Decision {
 }
 
 // plainVerdict is Revision1's: any failed rule fails the look, else any
-// undecided one (or none judged at all) leaves it undecided.
+// undecided or errored one (or none judged at all) leaves it undecided.
 func plainVerdict(rules []rollout.RuleResult) rollout.Verdict {
 	v := rollout.Successful
 	for _, r := range rules {
 		switch {
 		case r.Verdict == rollout.Failed:
 			v = rollout.Failed
-		case r.Verdict == rollout.Inconclusive && v == rollout.Successful:
+		case r.Verdict != rollout.Successful && v == rollout.Successful:
 			v = rollout.Inconclusive
 		}
 	}

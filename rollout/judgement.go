@@ -32,7 +32,26 @@ type RuleResult struct {
 	Reason  string  `json:"reason"`
 	// Critical rules fail the measurement whatever the score.
 	Critical bool `json:"critical,omitempty"`
+	// Canary and Stable are the counts the estimate rests on, pooled over
+	// the looks the rule judges: errors of requests for the error rules,
+	// requests slower than the rule's latency of those timed for the
+	// latency rules (for p95-ratio, stable's slower than its own p95). Nil
+	// where the rule counts nothing of that version, and for custom metrics.
+	Canary *Observed `json:"canary,omitempty"`
+	Stable *Observed `json:"stable,omitempty"`
 }
+
+// Observed is a count of events (errors, slow requests) out of a total, the
+// raw figures behind a rate, so a reader sees how much data a verdict rests on.
+// Its fields are Values so that a count that could not be formed travels
+// as null rather than failing the status query's JSON.
+type Observed struct {
+	Events Value `json:"events"`
+	Total  Value `json:"total"`
+}
+
+// String reads "4/60", with "–" for a missing count.
+func (o Observed) String() string { return o.Events.Format(1, "%.0f") + "/" + o.Total.Format(1, "%.0f") }
 
 // JudgeState is what sequential judgement carries from look to look (and
 // across continue-as-new, inside Status): the running minimum p-value of

@@ -83,4 +83,20 @@ const (
 	MaxFailuresLimit          = 10
 	MaxInconclusiveLimit      = 20
 	MaxConsecutiveErrorsLimit = 20
+
+	// MaxCustomMetrics bounds analysis.metrics. Each metric is one or two
+	// queries per measurement, and its resolved queries and values land in
+	// every Measure activity's result in history (1,500 per run) and in the
+	// 50 measurements the status keeps.
+	MaxCustomMetrics = 8
+	// MaxCustomQueryLen bounds one analysis.metrics[].query, and
+	// MaxCustomQueriesLen all of them together: resolved, each is stored
+	// with every measurement (twice when it is asked per version), so 2 KiB
+	// of PromQL is at most ~5 KiB per measurement.
+	MaxCustomQueryLen   = 1024
+	MaxCustomQueriesLen = 2048
+	// MaxConditionLen bounds a success or failure condition, and
+	// MaxConditionTerms the comparisons it joins with && and ||.
+	MaxConditionLen   = 256
+	MaxConditionTerms = 8
 )

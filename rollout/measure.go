@@ -74,6 +74,9 @@ type Sample struct {
 	// be nil: a source that gives only rates.
 	Window     *Counts `json:"window,omitempty"`
 	Cumulative *Counts `json:"cumulative,omitempty"`
+	// Custom are the custom metrics' resolved queries and results
+	// (analysis.metrics), in the spec's order.
+	Custom []CustomResult `json:"custom,omitempty"`
 }
 
 // Measurement is one recorded analysis result.
@@ -88,6 +91,11 @@ type Measurement struct {
 	// Rules are the statistical judgement of each rule, when the sample
 	// carried counts.
 	Rules []RuleResult `json:"rules,omitempty"`
+	// Custom are the custom metrics' results when the measurement was
+	// judged by thresholds (EvaluateAnalysis). Sequential judgement lists
+	// them among Rules instead, where their limits are counted; kept apart
+	// here so that Rules still says "judged by the sequential judge".
+	Custom []RuleResult `json:"custom,omitempty"`
 }
 
 // Evaluate applies the thresholds to a sample. Rules comparing against stable

@@ -155,6 +155,8 @@ type Analysis struct {
 	Thresholds Thresholds `json:"thresholds"`
 	Limits     Limits     `json:"limits"`
 	Judging    Judging    `json:"judging"`
+	// Metrics are custom PromQL metrics judged next to the built-in rules.
+	Metrics []CustomMetric `json:"metrics,omitempty"`
 }
 
 // Thresholds are the rollback rules; a canary crossing any of them fails.

@@ -102,6 +102,7 @@ func (s Spec) Validate() error {
 	c.smoke(s.Smoke)
 	c.steps(s.Steps, s.Analysis)
 	c.analysis(s.Analysis)
+	c.customMetrics(s.Analysis.Metrics, s.Metrics.Kind, s.Analysis.Judging.Method)
 	return c.errorOf()
 }
 

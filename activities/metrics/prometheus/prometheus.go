@@ -167,7 +167,9 @@ func (s *Source) client(address string) (promv1.API, string, error) {
 }
 
 // Measure returns canary and stable figures over window. Figures Prometheus
-// has no data for are NaN. It wraps rollout.ErrQueryFailed when Prometheus
+// has no data for are NaN. The spec's custom metrics (analysis.metrics) are
+// asked alongside, each result or failure in Sample.Custom: a custom query
+// that fails is recorded there and is not an error of Measure. It wraps rollout.ErrQueryFailed when Prometheus
 // cannot be asked or fails to answer, and rollout.ErrNoData when the canary
 // has no series at all; with either it still returns what it measured. Its
 // errors name the server with its credentials redacted.
@@ -196,6 +198,7 @@ func (s *Source) measure(ctx context.Context, spec rollout.Spec, window time.Dur
 	sample.Queries = make(map[string]string, len(queries)+len(countQs))
 	maps.Copy(sample.Queries, queries)
 	maps.Copy(sample.Queries, countQs)
+	sample.Custom = buildCustomQueries(spec, window)
 	api, addr, err := s.client(p.Address)
 	if err != nil {
 		return sample, err
@@ -220,7 +223,11 @@ func (s *Source) measure(ctx context.Context, spec rollout.Spec, window time.Dur
 		})
 	}
 	counts := s.goCounts(gctx, g, api, addr, countQs, at)
+	// Custom queries on their own group: a failed one is that metric's
+	// Error, not the measurement's.
+	custom := s.goCustom(ctx, spec, api, addr, sample.Custom, at)
 	err = g.Wait()
+	sample.Custom = custom.wait()
 	fill := func(role rollout.Role, f *rollout.VersionFigures) {
 		get := func(fig string) rollout.Value {
 			if v, ok := vals[string(role)+"."+fig]; ok {
