@@ -91,6 +91,11 @@ func withProxies(t *testing.T, eng *stack.Engine, app *stack.App) *faultApp {
 	f := &faultApp{App: app, eng: eng, admin: newAdminProxy(t, app.AdminURL), smoke: newSmokeGate(t, app.RouterURL)}
 	f.Spec.Traffic.Local.AdminURL = f.admin.URL()
 	f.Spec.Smoke.BaseURL = f.smoke.URL()
+	// These tests are about faults, not judgement: on a loaded 2-core
+	// machine a healthy canary's p95 lands a histogram bucket above
+	// stable's now and then (seen: 140 ms against 75 ms), which the default
+	// 1.5 ratio would roll back. Errors are still judged as in production.
+	f.Spec.Analysis.Thresholds.MaxLatencyRatio = 3
 	return f
 }
 
