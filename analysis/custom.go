@@ -14,7 +14,8 @@ import (
 // action and cause are weighed again over all the rules. In Revision1 the
 // verdict is again "any failed, else any undecided". A decision with no
 // look taken (Errored) or no custom results is returned as it is, so a
-// rollout without custom metrics decides exactly as before.
+// rollout without custom metrics decides exactly as before. d must be
+// Look's: its state names the look's weight, which the cause quotes.
 func WithCustom(cfg Config, d Decision, custom []rollout.RuleResult) Decision {
 	if len(custom) == 0 || d.Verdict == rollout.Error {
 		return d

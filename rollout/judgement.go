@@ -51,7 +51,9 @@ type Observed struct {
 }
 
 // String reads "4/60", with "–" for a missing count.
-func (o Observed) String() string { return o.Events.Format(1, "%.0f") + "/" + o.Total.Format(1, "%.0f") }
+func (o Observed) String() string {
+	return o.Events.Format(1, "%.0f") + "/" + o.Total.Format(1, "%.0f")
+}
 
 // JudgeState is what sequential judgement carries from look to look (and
 // across continue-as-new, inside Status): the running minimum p-value of

@@ -47,7 +47,7 @@ const (
 	inComment
 )
 
-var placeholderRe = regexp.MustCompile(`^\{\{\s*([^{}\s]*)\s*\}\}`)
+var placeholderRe = regexp.MustCompile(`^\{\{([^{}]*)\}\}`)
 
 // ParseQueryTemplate finds q's placeholders and checks where each stands,
 // reading strings and comments as PromQL's lexer does. Its errors name the
@@ -66,10 +66,11 @@ func ParseQueryTemplate(q string) (QueryTemplate, error) {
 				return QueryTemplate{}, fmt.Errorf("at byte %d: %q opens a placeholder that is not closed with }} (placeholders: {{%s}})",
 					i, trunc(q[i:min(len(q), i+16)]), strings.Join(Placeholders, "}}, {{"))
 			}
-			if err := placed(m[1], state, i); err != nil {
+			name := strings.TrimSpace(m[1])
+			if err := placed(name, state, i); err != nil {
 				return QueryTemplate{}, err
 			}
-			t.parts = append(t.parts, templatePart{text: q[start:i]}, templatePart{name: m[1]})
+			t.parts = append(t.parts, templatePart{text: q[start:i]}, templatePart{name: name})
 			i += len(m[0])
 			start = i
 			continue
