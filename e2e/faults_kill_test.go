@@ -20,9 +20,11 @@ import (
 // it is there, and what lets it go after the worker is back.
 type killCase struct {
 	phase string
-	// late cases start once the early ones are pinned: their phase lasts
-	// seconds (a hold, a gate) or is pinned only as long as a smoke request
-	// may take, so they must reach it just before the kill.
+	// late cases start once the early ones are pinned, so they reach their
+	// phase just before the kill: it lasts seconds (a hold, a gate) or can
+	// be held only so long (a weight change is tried five times, each
+	// ending at the router client's 10 s timeout). Promoting holds a weight
+	// change too, but is early: it takes longest to reach.
 	late  bool
 	steps []rollout.Step
 	pin   func(f *faultApp)
@@ -42,7 +44,7 @@ func plan(second rollout.Step) []rollout.Step {
 var killCases = []killCase{{
 	// Deploying begins by making sure the router sends the canary nothing:
 	// that first weight change is held, so the kill lands mid-activity.
-	phase: "deploying", steps: plan(rollout.Hold(3 * time.Second)),
+	phase: "deploying", late: true, steps: plan(rollout.Hold(3 * time.Second)),
 	pin: func(f *faultApp) {
 		f.admin.holdWhen(func(w int, accepted []int) bool { return w == 0 && len(accepted) == 0 })
 	},
