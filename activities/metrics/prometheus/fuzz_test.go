@@ -32,7 +32,9 @@ var (
 )
 
 // FuzzQueries builds every query canaryflow sends to Prometheus — the rate
-// figures, the counts and Check's series selectors — from arbitrary label
+// figures, the counts, Check's series selectors and the custom metrics'
+// queries (checkCustom: a fixed template, and metric read as a template,
+// with app and value2 as the app and namespace) — from arbitrary label
 // names and values, app and metric. Either the input is refused with
 // ErrPermanent (exactly when a name or value is one Prometheus would read
 // as something else), or every query lexes as PromQL, each value the spec
@@ -75,6 +77,9 @@ func FuzzQueries(f *testing.F) {
 	} {
 		f.Add(s.metric, s.name1, s.value1, s.name2, s.value2, s.app, s.window)
 	}
+	for _, tmpl := range customSeeds {
+		f.Add(tmpl, "", "", "ns", `prod"} or vector(1) #`, `shop\"}`, int64(time.Minute))
+	}
 
 	f.Fuzz(func(t *testing.T, metric, name1, value1, name2, value2, app string, window int64) {
 		labels := map[string]string{}
@@ -97,6 +102,7 @@ func FuzzQueries(f *testing.F) {
 		checkBuilt(t, "counts", p, refuse, counts, err, func(neutral rollout.PrometheusMetrics) (map[string]string, error) {
 			return buildCountQueries(neutral, rangeOf(d))
 		})
+		checkCustom(t, app, value2, metric, d)
 
 		// Check's selectors: the spec's labels only (refused like the
 		// queries, but a bad metric is the caller's to check).
