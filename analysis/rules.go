@@ -98,6 +98,9 @@ func latencyRatioRule(can, sta rollout.VersionCounts, ratioLimit, tol, conf, min
 			name: RuleLatencyRatio, estimate: math.NaN(), limit: slowShare, null: slowShare, fig: math.NaN(),
 			lo: math.NaN(), hi: math.NaN(), sta: observed(math.NaN(), sta.Requests),
 			describe: func(float64, float64, rollout.Verdict) string {
+				if math.IsNaN(stableP95) {
+					return fmt.Sprintf("stable has no latency histogram (%.0f requests) for a p95 baseline → Inconclusive", sta.Requests)
+				}
 				return fmt.Sprintf("stable has too few requests (%.0f, need %d) for a p95 baseline → Inconclusive", sta.Requests, minBaseline)
 			},
 		}

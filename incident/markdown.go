@@ -40,6 +40,7 @@ func Markdown(r Report) string {
 	}
 	if len(r.Measurements) > 0 {
 		writeMeasurements(&b, r)
+		writeEvidence(&b, r.Measurements)
 	}
 	b.WriteString("## Timeline\n\n")
 	if dropped := r.EventsLogged - len(r.Timeline); dropped > 0 {

@@ -43,7 +43,7 @@ func (c *cli) statusCmd() *cobra.Command {
 			if out.json() {
 				return writeJSON(c.out, s)
 			}
-			_, err = io.WriteString(c.out, control.FormatStatus(s))
+			_, err = io.WriteString(c.out, statusText(s))
 			return err
 		}),
 	}
@@ -52,6 +52,20 @@ func (c *cli) statusCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "same as -o json")
 	_ = cmd.Flags().MarkDeprecated("json", "use -o json")
 	return cmd
+}
+
+// statusText is status's summary: the rollout's state and events, then
+// what the last measurement's verdict rests on (counts, each rule's and
+// custom metric's reason with its bounds and p-value, the custom metrics'
+// resolved queries), last, where the eye lands after a long event log.
+func statusText(s rollout.Status) string {
+	text := control.FormatStatus(s)
+	if m, ok := s.LastMeasurement(); ok {
+		if ev := m.Evidence(); len(ev) > 0 {
+			text += "evidence of the last measurement:\n  " + strings.Join(ev, "\n  ") + "\n"
+		}
+	}
+	return text
 }
 
 func (c *cli) historyCmd() *cobra.Command {
