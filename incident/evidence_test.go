@@ -41,7 +41,7 @@ func judged(t *testing.T, at time.Time, burn float64) rollout.Measurement {
 // failed ones before it.
 func TestMarkdownShowsTheEvidenceOfTheVerdicts(t *testing.T) {
 	s := rollout.Status{App: "shop", Namespace: "prod", Phase: rollout.PhaseRolledBack,
-		Measurements: []rollout.Measurement{judged(t, at, 2.4), judged(t, at.Add(time.Minute), 0.5), judged(t, at.Add(2*time.Minute), 2.5)},
+		Measurements:      []rollout.Measurement{judged(t, at, 2.4), judged(t, at.Add(time.Minute), 0.5), judged(t, at.Add(2*time.Minute), 2.5)},
 		MeasurementsTaken: 3}
 	require.Equal(t, rollout.Failed, s.Measurements[0].Verdict)
 	md := Markdown(New(rollout.Incident{RolloutID: "canary-prod.shop", RunID: "r1", Status: s}))

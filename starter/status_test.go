@@ -22,7 +22,7 @@ func TestStatusTextShowsTheEvidenceOfTheLastMeasurement(t *testing.T) {
 		Measurements: []rollout.Measurement{{At: at, Weight: 10, Verdict: rollout.Failed,
 			Sample: rollout.Sample{Canary: rollout.NoData(), Stable: rollout.NoData(),
 				Cumulative: &rollout.Counts{Canary: rollout.VersionCounts{Requests: 60, Errors: 4}, Stable: rollout.VersionCounts{Requests: 540, Errors: 5}, Span: rollout.Duration(12 * time.Minute)},
-				Custom: []rollout.CustomResult{{Name: "burn", Values: []rollout.CustomValue{{Version: "canary", Query: `sum(burn{app="shop",version="canary"})`, Value: 2.4}}}}},
+				Custom:     []rollout.CustomResult{{Name: "burn", Values: []rollout.CustomValue{{Version: "canary", Query: `sum(burn{app="shop",version="canary"})`, Value: 2.4}}}}},
 			Rules: []rollout.RuleResult{
 				{Rule: rollout.RuleErrorRate, Verdict: rollout.Inconclusive, Reason: "canary 4/60 errors (6.7 %, 90 % CI 3.0 %–14.0 %) vs limit 5.0 %: p = 0.3 > 0.0025 → Inconclusive"},
 				{Rule: "burn", Verdict: rollout.Failed, Estimate: 2.4, Lo: nan, Hi: nan, P: nan, Reason: "burn canary 2.4 ≥ 2 (failureCondition) → Failed"},
