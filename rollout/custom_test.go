@@ -3,6 +3,7 @@ package rollout
 import (
 	"errors"
 	"math"
+	"os"
 	"strings"
 	"testing"
 
@@ -299,4 +300,43 @@ func TestEvaluateAnalysisIsTheWorstOfRulesAndMetrics(t *testing.T) {
 	s.Canary.ErrorRate = 0.5
 	v, _, _ = EvaluateAnalysis(a, s)
 	assert.Equal(t, Failed, v)
+}
+
+// examples/custom-metrics.yaml is valid, and its metrics resolve and judge
+// as its comments say.
+func TestCustomMetricsExample(t *testing.T) {
+	data, err := os.ReadFile("../examples/custom-metrics.yaml")
+	require.NoError(t, err)
+	s, err := Parse(data)
+	require.NoError(t, err)
+	ms := s.Analysis.Metrics
+	require.Len(t, ms, 2)
+	assert.Equal(t, MethodSequential, s.Analysis.Judging.Method)
+
+	burn, err := ParseQueryTemplate(ms[0].Query)
+	require.NoError(t, err)
+	assert.True(t, burn.Uses(PlaceholderVersion), "asked per version")
+	q, err := burn.Expand(map[string]string{"app": s.App, "namespace": s.Namespace, "version": "canary", "window": "60s"},
+		func(v string) string { return v })
+	require.NoError(t, err)
+	assert.Contains(t, q, `{app="agence-immobiliere",namespace="production",version="canary",code=~"5.."}[60s]`)
+	depth, err := ParseQueryTemplate(ms[1].Query)
+	require.NoError(t, err)
+	assert.False(t, depth.Uses(PlaceholderVersion), "asked once")
+
+	for _, tc := range []struct {
+		burn, depth float64
+		want        []Verdict
+	}{
+		{0.5, 10, []Verdict{Successful, Successful}},
+		{1, 500, []Verdict{Inconclusive, Successful}},
+		{2, 501, []Verdict{Failed, Failed}},
+	} {
+		rs := EvaluateCustom(ms, Sample{Custom: []CustomResult{
+			custom("error_budget_burn", tc.burn, 0.2),
+			{Name: "queue-depth", Values: []CustomValue{{Query: "q", Value: Value(tc.depth)}}},
+		}})
+		assert.Equal(t, tc.want, []Verdict{rs[0].Verdict, rs[1].Verdict}, "burn %g, depth %g", tc.burn, tc.depth)
+		assert.True(t, rs[0].Critical)
+	}
 }
