@@ -26,6 +26,8 @@ import (
 var (
 	engine   *stack.Engine
 	toolsDir string
+	// workerMetrics is where the shared worker serves /metrics (--metrics-address).
+	workerMetrics string
 )
 
 // TestMain builds the project's binaries fresh (a stale bin/ must not be
@@ -55,7 +57,14 @@ func run(m *testing.M) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	engine, err = stack.StartEngine(ctx, stack.EngineOptions{ToolsDir: toolsDir, BinDir: bin, WorkDir: filepath.Join(dir, "work")})
+	port, err := devstack.FreePort()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	workerMetrics = fmt.Sprintf("127.0.0.1:%d", port)
+	engine, err = stack.StartEngine(ctx, stack.EngineOptions{ToolsDir: toolsDir, BinDir: bin, WorkDir: filepath.Join(dir, "work"),
+		WorkerArgs: []string{"--metrics-address", workerMetrics}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: starting the engine:", err)
 		return 1

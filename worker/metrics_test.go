@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -139,29 +138,15 @@ func TestWorkerMetricsOnRealPrometheus(t *testing.T) {
 		time.Sleep(3 * time.Second)
 		d, err := boards.RolloutsOverview()
 		require.NoError(t, err)
-		raw, err := json.Marshal(d)
+		qs, err := boards.Queries(d, map[string]string{"job": workerJob, "__rate_interval": "1m", "__range": "5m"})
 		require.NoError(t, err)
-		var model struct {
-			Panels []struct {
-				Title   string `json:"title"`
-				Targets []struct {
-					RefID string `json:"refId"`
-					Expr  string `json:"expr"`
-				} `json:"targets"`
-			} `json:"panels"`
-		}
-		require.NoError(t, json.Unmarshal(raw, &model))
-		values := map[string]string{"job": workerJob, "__rate_interval": "1m", "__range": "5m"}
 		n := 0
-		for _, p := range model.Panels {
-			for _, tg := range p.Targets {
-				q := substitute(t, tg.Expr, values)
-				res, err := api.query(q)
-				if assert.NoError(t, err, "%s %s: %s", p.Title, tg.RefID, q) {
-					assert.NotEmpty(t, res, "panel %q query %s returns no data:\n%s", p.Title, tg.RefID, q)
-				}
-				n++
+		for _, q := range qs {
+			res, err := api.query(q.Expr)
+			if assert.NoError(t, err, "%s %s: %s", q.Panel, q.RefID, q.Expr) {
+				assert.NotEmpty(t, res, "panel %q query %s returns no data:\n%s", q.Panel, q.RefID, q.Expr)
 			}
+			n++
 		}
 		t.Logf("%d overview queries returned data", n)
 	})
@@ -175,21 +160,6 @@ func TestWorkerMetricsOnRealPrometheus(t *testing.T) {
 			}
 			assert.NotEmpty(t, res, "%s", m.Name)
 		}
-	})
-}
-
-var grafanaVar = regexp.MustCompile(`\$\{(\w+)(?::\w+)?\}|\$(\w+)`)
-
-// substitute replaces Grafana variables as Grafana would for one value.
-func substitute(t *testing.T, expr string, values map[string]string) string {
-	t.Helper()
-	return grafanaVar.ReplaceAllStringFunc(expr, func(ref string) string {
-		m := grafanaVar.FindStringSubmatch(ref)
-		if v, ok := values[m[1]+m[2]]; ok {
-			return v
-		}
-		t.Errorf("no value for variable %s in %q", ref, expr)
-		return ref
 	})
 }
 
