@@ -73,4 +73,3 @@ func TestWorkerMetricsScrapedByPrometheus(t *testing.T) {
 	}, 30*time.Second, time.Second)
 	t.Logf("all %d overview queries return data from the worker process's /metrics", len(qs))
 }
-
