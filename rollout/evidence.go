@@ -48,10 +48,10 @@ func (m Measurement) Evidence() []string {
 // Judged are the measurement's rule results and then its custom metrics'
 // (kept apart when judged by thresholds), in the order they were judged.
 func (m Measurement) Judged() []RuleResult {
-	if len(m.Custom) == 0 {
+	if len(m.CustomRules) == 0 {
 		return m.Rules
 	}
-	return append(slices.Clone(m.Rules), m.Custom...)
+	return append(slices.Clone(m.Rules), m.CustomRules...)
 }
 
 func (c Counts) errorsLine() string {

@@ -21,7 +21,7 @@ func TestEvidenceListsCountsRulesAndCustomQueries(t *testing.T) {
 		},
 		Rules: []RuleResult{{Rule: RuleErrorRate, Verdict: Failed, Critical: true,
 			Reason: "canary 4/60 errors (6.7 %, 90 % CI 3.0 %–14.0 %) vs limit 5.0 %: p = 0.002 ≤ 0.0025 → Failed"}},
-		Custom: []RuleResult{{Rule: "burn", Verdict: Failed, Reason: "burn canary 2.4 ≥ 2 (failureCondition), stable no data → Failed"}},
+		CustomRules: []RuleResult{{Rule: "burn", Verdict: Failed, Reason: "burn canary 2.4 ≥ 2 (failureCondition), stable no data → Failed"}},
 	}
 	assert.Equal(t, []string{
 		"counts since the weight began (12m0s): canary 4/60 errors, stable 5/540 errors",

@@ -91,11 +91,11 @@ type Measurement struct {
 	// Rules are the statistical judgement of each rule, when the sample
 	// carried counts.
 	Rules []RuleResult `json:"rules,omitempty"`
-	// Custom are the custom metrics' results when the measurement was
+	// CustomRules are the custom metrics' results when the measurement was
 	// judged by thresholds (EvaluateAnalysis). Sequential judgement lists
 	// them among Rules instead, where their limits are counted; kept apart
 	// here so that Rules still says "judged by the sequential judge".
-	Custom []RuleResult `json:"custom,omitempty"`
+	CustomRules []RuleResult `json:"customRules,omitempty"`
 }
 
 // Evaluate applies the thresholds to a sample. Rules comparing against stable
