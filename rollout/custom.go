@@ -61,8 +61,9 @@ var customNameRe = regexp.MustCompile(`^[a-z]([a-z0-9_-]{0,61}[a-z0-9])?$`)
 
 // customMetrics checks analysis.metrics: every problem at once, each at its
 // field. kind is metrics.kind: the queries are PromQL, so only a Prometheus
-// source can answer them, and a memory source would leave every metric
-// undecided for the whole rollout.
+// source can ask them; the memory source (tests, dry runs) returns what its
+// script says, and a metric it was not scripted for is undecided, never
+// passed. A metrics kind added later must say how it answers them.
 func (c *checker) customMetrics(ms []CustomMetric, kind, method string) {
 	const p = "analysis.metrics"
 	if len(ms) == 0 {
@@ -72,8 +73,8 @@ func (c *checker) customMetrics(ms []CustomMetric, kind, method string) {
 		c.add(p, "has %d metrics; the maximum is %d", len(ms), MaxCustomMetrics)
 		return
 	}
-	if kind != "prometheus" {
-		c.add(p, "needs metrics.kind prometheus (the queries are PromQL), got %q", trunc(kind))
+	if kind != "prometheus" && kind != "memory" {
+		c.add(p, "needs metrics.kind prometheus (the queries are PromQL) or memory (scripted), got %q", trunc(kind))
 	}
 	total := 0
 	for i, m := range ms {

@@ -103,7 +103,9 @@ func TestCustomMetricProblemsNameTheField(t *testing.T) {
 func TestCustomMetricsNeedPrometheusAndBoundedSize(t *testing.T) {
 	s := customSpec(CustomMetric{Name: "a", Query: "up", SuccessCondition: "result == 1"})
 	s.Metrics = Metrics{Kind: "memory"}
-	require.ErrorContains(t, s.Validate(), `analysis.metrics: needs metrics.kind prometheus (the queries are PromQL), got "memory"`)
+	require.NoError(t, s.Validate(), "the memory source's scripts supply custom results")
+	s.Metrics = Metrics{Kind: "graphite"}
+	require.ErrorContains(t, s.Validate(), `analysis.metrics: needs metrics.kind prometheus (the queries are PromQL) or memory (scripted), got "graphite"`)
 
 	many := make([]CustomMetric, MaxCustomMetrics+1)
 	for i := range many {
