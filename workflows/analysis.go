@@ -99,7 +99,9 @@ func (r *run) measure(ctx workflow.Context, kind string) rollout.Verdict {
 			m.Verdict, m.Rules, m.Reasons = v, rules, analysis.Reasons(rules)
 			break
 		}
-		m.Verdict, m.Reasons = rollout.Evaluate(r.spec.Analysis.Thresholds, res.Sample)
+		// Custom metrics go in CustomRules, not Rules: Rules mark the
+		// sequential judge's looks (see overLimit).
+		m.Verdict, m.Reasons, m.CustomRules = rollout.EvaluateAnalysis(r.spec.Analysis, res.Sample)
 	}
 	r.record(m)
 	telemetry.Measured(ctx, m.Verdict)

@@ -34,7 +34,8 @@ func (r *run) judge(weight int, s rollout.Sample) (v rollout.Verdict, rules []ro
 		return "", nil, false
 	}
 	if r.judgeRev2 {
-		d := analysis.Look(analysis.ConfigFor(r.spec), r.status.Judge, weight, *s.Cumulative)
+		cfg := analysis.ConfigFor(r.spec)
+		d := analysis.WithCustom(cfg, analysis.Look(cfg, r.status.Judge, weight, *s.Cumulative), rollout.EvaluateCustom(r.spec.Analysis.Metrics, s))
 		r.status.Judge, r.decision = d.State, &d
 		return d.Verdict, d.Rules, true
 	}
