@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/worker"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/canaryflow/canaryflow/control"
@@ -29,7 +30,7 @@ const scaleInterval = 10 * time.Second
 // measurement lag p50/p99 (how late each measurement comes after its
 // interval), the worker's and the server's CPU, heap per rollout, and history
 // events per measurement. SCALE_N lists the sizes (default 100); `make
-// bench-scale` runs 100, 300, 1000 and 2000.
+// bench-scale` runs 100, 300, 1000 and 2000; SCALE_SPREAD=1 spreads the starts.
 func BenchmarkScale(b *testing.B) {
 	for _, n := range envInts(b, "SCALE_N", []int{100}) {
 		b.Run(fmt.Sprintf("rollouts=%d", n), func(b *testing.B) {
@@ -48,17 +49,33 @@ func scaleOnce(b *testing.B, n int) {
 		window = d
 	}
 	e := startEngine(b)
-	e.startWorker(b)
+	// SCALE_POLLERS sets the worker's workflow and activity task pollers
+	// (the SDK's default is 2 each).
+	var wo worker.Options
+	if v := os.Getenv("SCALE_POLLERS"); v != "" {
+		p, err := strconv.Atoi(v)
+		require.NoError(b, err, "SCALE_POLLERS")
+		wo.MaxConcurrentWorkflowTaskPollers, wo.MaxConcurrentActivityTaskPollers = p, p
+	}
+	e.m.StartWorkerWith(b, nil, wo)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	heap0 := heapInUse()
 
 	// Start them all, a few at a time, and wait until each has traffic.
+	// SCALE_SPREAD=1 spreads the starts over one interval, as rollouts
+	// started by different teams are; by default they start together, so
+	// their measurements come due in the same second of every interval.
+	spread := os.Getenv("SCALE_SPREAD") == "1"
 	ids := make([]string, n)
 	specs := make([]rollout.Spec, n)
 	var g errgroup.Group
 	g.SetLimit(16)
+	began := time.Now()
 	for i := range n {
+		if spread {
+			time.Sleep(time.Until(began.Add(scaleInterval * time.Duration(i) / time.Duration(n))))
+		}
 		g.Go(func() error {
 			spec := quickSpec(fmt.Sprintf("scale-%d", i))
 			spec.Steps = []rollout.Step{rollout.Weight(10), rollout.Hold(time.Hour)}

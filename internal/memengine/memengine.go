@@ -73,10 +73,17 @@ func New(t testing.TB) *Engine {
 // the way a killed process stops serving; t's cleanup stops it too.
 func (e *Engine) StartWorker(t testing.TB, c client.Client) (stop func()) {
 	t.Helper()
+	return e.StartWorkerWith(t, c, worker.Options{})
+}
+
+// StartWorkerWith is StartWorker with the worker's options (pollers,
+// concurrency), for benchmarks that measure them.
+func (e *Engine) StartWorkerWith(t testing.TB, c client.Client, o worker.Options) (stop func()) {
+	t.Helper()
 	if c == nil {
 		c = e.Client
 	}
-	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	w := worker.New(c, workflows.TaskQueue, o)
 	w.RegisterWorkflow(workflows.CanaryRollout)
 	w.RegisterActivity(e.Activities)
 	require.NoError(t, w.Start())
