@@ -113,7 +113,7 @@ func (r *run) measure(ctx workflow.Context, kind string) rollout.Verdict {
 	} else if m.Verdict == rollout.Successful || m.Verdict == rollout.Failed {
 		// The judge's limits apply per rule; the run's own counters only
 		// track measurement errors, which the judge never sees.
-		r.errorsInARow = 0
+		r.counters.ErrorsInARow = 0
 	}
 	if cause != "" {
 		r.stopWith(ctx, cause, "")
@@ -129,39 +129,10 @@ func (r *run) record(m rollout.Measurement) {
 	}
 }
 
-// overLimit updates the counters with m and returns a rollback cause if a
-// limit is now exceeded.
+// overLimit counts m under the spec's limits (analysis.Count) and returns
+// a rollback cause if a limit is now exceeded.
 func (r *run) overLimit(m rollout.Measurement) string {
-	l := r.spec.Analysis.Limits
-	why := joinReasons(m.Reasons)
-	switch m.Verdict {
-	case rollout.Successful:
-		r.inconclusive, r.errorsInARow = 0, 0
-	case rollout.Failed:
-		r.failures++
-		r.errorsInARow = 0
-		if r.failures > *l.MaxFailures {
-			return fmt.Sprintf("analysis failed at %d%% canary weight: %s", m.Weight, why)
-		}
-	case rollout.Inconclusive:
-		if m.Rules != nil {
-			// The judge's Inconclusive is "not enough data yet": the hold is
-			// extended for it (settle), it does not count toward a rollback.
-			r.errorsInARow = 0
-			return ""
-		}
-		r.inconclusive++
-		r.errorsInARow = 0
-		if r.inconclusive > *l.MaxInconclusive {
-			return fmt.Sprintf("analysis inconclusive %d times in a row at %d%% canary weight (limit %d): %s",
-				r.inconclusive, m.Weight, *l.MaxInconclusive, why)
-		}
-	case rollout.Error:
-		r.errorsInARow++
-		if r.errorsInARow > *l.MaxConsecutiveErrors {
-			return fmt.Sprintf("metrics unavailable: %d measurement errors in a row (limit %d): %s",
-				r.errorsInARow, *l.MaxConsecutiveErrors, why)
-		}
-	}
-	return ""
+	var cause string
+	r.counters, cause = analysis.Count(r.spec.Analysis.Limits, r.counters, m)
+	return cause
 }

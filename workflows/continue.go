@@ -7,6 +7,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/canaryflow/canaryflow/analysis"
 	"github.com/canaryflow/canaryflow/rollout"
 )
 
@@ -58,7 +59,7 @@ type RollbackState struct {
 // the same weight, the step in progress with its original start time.
 func (r *run) resume(ctx workflow.Context, s Resume) (Result, error) {
 	r.status = s.Status
-	r.failures, r.inconclusive, r.errorsInARow = s.Failures, s.Inconclusive, s.ErrorsInARow
+	r.counters = analysis.Counters{Failures: s.Failures, Inconclusive: s.Inconclusive, ErrorsInARow: s.ErrorsInARow}
 	for _, i := range s.Approved {
 		r.approved[i] = true
 	}
@@ -110,7 +111,7 @@ func (r *run) continueWith(ctx workflow.Context, s Resume) error {
 	slices.Sort(approved)
 	r.flush(ctx) // the notifications of this run go out before the next run takes the thread
 	r.event(ctx, "continue-as-new", fmt.Sprintf("%d measurements in this run: continuing in a fresh history", r.measuredThisRun), "")
-	s.Status, s.Failures, s.Inconclusive, s.ErrorsInARow = r.status, r.failures, r.inconclusive, r.errorsInARow
+	s.Status, s.Failures, s.Inconclusive, s.ErrorsInARow = r.status, r.counters.Failures, r.counters.Inconclusive, r.counters.ErrorsInARow
 	s.Approved, s.PromoteNow, s.GateOK, s.Queue, s.Thread = approved, r.promoteNow, r.gateOK, r.queue, r.thread()
 	return workflow.NewContinueAsNewError(ctx, CanaryRollout, Input{Spec: r.spec, MeasurementsPerRun: r.perRun, RollbackRetryFor: rollout.Duration(r.retryFor), Resume: &s})
 }

@@ -46,11 +46,9 @@ type run struct {
 	sel             workflow.Selector // the signal loop's, to drain before continuing as new
 	perRun          int               // measurements per run before continuing as new
 	measuredThisRun int
-	failures        int
-	inconclusive    int // consecutive
-	errorsInARow    int
-	stableChanged   bool // stable was moved to the canary's version
-	promoted        bool // traffic went to the promoted stable: no way back
+	counters        analysis.Counters // under analysis.limits, see analysis.Count
+	stableChanged   bool              // stable was moved to the canary's version
+	promoted        bool              // traffic went to the promoted stable: no way back
 
 	// hardened is versionHardened in force: admission checks, weight 0
 	// before deploy, bounded loops, compensation that waits for a person.
