@@ -102,6 +102,14 @@ func (r *run) continueAsNew(ctx workflow.Context, i int, begun bool) error {
 
 // continueWith starts the next run with the rollout's state and s's place.
 func (r *run) continueWith(ctx workflow.Context, s Resume) error {
+	r.flush(ctx) // the notifications of this run go out before the next run takes the thread
+	// Signals and Updates that came while they went out are applied before
+	// the state is handed over, as continueAsNew ensures for those before;
+	// an abort among them stops this run instead.
+	_ = workflow.Await(ctx, func() bool { return !r.sel.HasPending() && workflow.AllHandlersFinished(ctx) })
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	approved := []int{}
 	for step, ok := range r.approved {
 		if ok {
@@ -109,7 +117,6 @@ func (r *run) continueWith(ctx workflow.Context, s Resume) error {
 		}
 	}
 	slices.Sort(approved)
-	r.flush(ctx) // the notifications of this run go out before the next run takes the thread
 	r.event(ctx, "continue-as-new", fmt.Sprintf("%d measurements in this run: continuing in a fresh history", r.measuredThisRun), "")
 	s.Status, s.Failures, s.Inconclusive, s.ErrorsInARow = r.status, r.counters.Failures, r.counters.Inconclusive, r.counters.ErrorsInARow
 	s.Approved, s.PromoteNow, s.GateOK, s.Queue, s.Thread = approved, r.promoteNow, r.gateOK, r.queue, r.thread()
