@@ -73,3 +73,30 @@ func TestAPausedRolloutResumesItsStepWithoutAskingTwice(t *testing.T) {
 	}
 	assert.Equal(t, []string{"step 1/3: setWeight 10", "step 2/3: pause until approved", "step 3/3: setWeight 50"}, steps, "each step begun once")
 }
+
+// A signal that arrives while the last notifications of a run are still
+// going out (the notifier is slow) is applied to the state handed to the
+// next run, not lost between the two.
+func TestASignalDuringTheLastNotificationsIsCarriedIntoTheNextRun(t *testing.T) {
+	h := newHarness(t, nil)
+	// Every notification takes 40 s: at the hand-over some are still queued.
+	h.env.OnActivity(h.acts.Notify, anyCtx, anyArg, anyArg).After(40*time.Second).Return("thread-1", nil)
+	spec := testSpec()
+	spec.Steps = []rollout.Step{rollout.Weight(10), rollout.ApprovalGate(0, ""), rollout.Weight(50), rollout.Hold(30 * time.Minute)}
+	var sentDuringFlush bool
+	// Two measurements (minutes 1 and 2) and the run continues as new; the
+	// outbox is still busy then, so the run waits for it, and the approve
+	// comes during that wait.
+	h.at(2*time.Minute+5*time.Second, func() {
+		s := h.status()
+		sentDuringFlush = s.Phase == rollout.PhaseAwaitApproval
+		two := 2
+		h.env.SignalWorkflow(rollout.SignalApprove, rollout.Approval{Step: &two, By: "late"})
+	})
+	h.runInput(Input{Spec: spec, By: "test", MeasurementsPerRun: 2})
+	in := h.continued()
+	require.True(t, sentDuringFlush, "the approve came while the run was handing over")
+	require.NotNil(t, in.Resume)
+	assert.Equal(t, []int{1}, in.Resume.Approved, "the approval reached the next run")
+	assert.Contains(t, in.Resume.Status.ApprovedBy, "late")
+}
