@@ -139,3 +139,7 @@ func TestSeriesIndexGrows(t *testing.T) {
 	assert.Nil(t, x.load(1))
 	assert.GreaterOrEqual(t, len(x.table.Load().slots), 2000, "kept at most half full")
 }
+
+func codeHandler(code int) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(code) })
+}
