@@ -28,9 +28,20 @@ var ErrAlreadyRunning = errors.New("a rollout is already running")
 // TEMPORAL_NAMESPACE, TEMPORAL_TLS_*, TEMPORAL_API_KEY, and the profile
 // file), with a non-empty address or namespace overriding them.
 func Dial(ctx context.Context, address, namespace string) (client.Client, error) {
+	o, err := ClientOptions(address, namespace)
+	if err != nil {
+		return nil, err
+	}
+	return DialOptions(ctx, o)
+}
+
+// ClientOptions are the options Dial uses, for a caller that adds its own
+// before dialling (the worker's metrics handler, which must be set when the
+// connection is made) or needs the namespace they resolve to.
+func ClientOptions(address, namespace string) (client.Options, error) {
 	o, err := envconfig.LoadDefaultClientOptions()
 	if err != nil {
-		return nil, fmt.Errorf("loading Temporal client configuration: %w", err)
+		return o, fmt.Errorf("loading Temporal client configuration: %w", err)
 	}
 	o.Logger = sdklog.NewStructuredLogger(slog.Default())
 	if address != "" {
@@ -39,6 +50,14 @@ func Dial(ctx context.Context, address, namespace string) (client.Client, error)
 	if namespace != "" {
 		o.Namespace = namespace
 	}
+	if o.Namespace == "" {
+		o.Namespace = client.DefaultNamespace
+	}
+	return o, nil
+}
+
+// DialOptions connects with o; the error names the address tried.
+func DialOptions(ctx context.Context, o client.Options) (client.Client, error) {
 	c, err := client.DialContext(ctx, o)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to Temporal at %s: %w", hostPort(o.HostPort), err)

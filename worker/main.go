@@ -62,12 +62,12 @@ func run(ctx context.Context, args []string, logger *slog.Logger) error {
 		return err
 	}
 	defer metrics.close(context.Background(), logger)
-	c, err := dial(ctx, *address, *tns, metrics.handler)
+	c, namespace, err := dial(ctx, *address, *tns, metrics.handler)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if err := checkSearchAttributes(ctx, c, effectiveNamespace(*tns)); err != nil {
+	if err := checkSearchAttributes(ctx, c, namespace); err != nil {
 		return err
 	}
 	stopSlack, err := startSlackApp(ctx, &cfg, c, logger)

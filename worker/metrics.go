@@ -8,9 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/contrib/envconfig"
-	sdklog "go.temporal.io/sdk/log"
 
+	"github.com/canaryflow/canaryflow/control"
 	"github.com/canaryflow/canaryflow/telemetry"
 )
 
@@ -43,31 +42,17 @@ func (m *workerMetrics) close(ctx context.Context, logger *slog.Logger) {
 	}
 }
 
-// dial connects as control.Dial does (the standard TEMPORAL_* environment and
-// profile, a non-empty address or namespace overriding them) with the SDK's
-// metrics going to h. The handler must be set when the connection is made:
-// the SDK binds its request metrics (temporal_request*, the long polls) to
-// the gRPC connection, so a client derived later would not report them.
-func dial(ctx context.Context, address, namespace string, h client.MetricsHandler) (client.Client, error) {
-	o, err := envconfig.LoadDefaultClientOptions()
+// dial connects as control.Dial does, with the SDK's metrics going to h, and
+// returns the namespace the options resolved to. The handler must be set
+// when the connection is made: the SDK binds its request metrics
+// (temporal_request*, the long polls) to the gRPC connection, so a client
+// derived later would not report them.
+func dial(ctx context.Context, address, namespace string, h client.MetricsHandler) (client.Client, string, error) {
+	o, err := control.ClientOptions(address, namespace)
 	if err != nil {
-		return nil, fmt.Errorf("loading Temporal client configuration: %w", err)
+		return nil, "", err
 	}
-	o.Logger = sdklog.NewStructuredLogger(slog.Default())
 	o.MetricsHandler = h
-	if address != "" {
-		o.HostPort = address
-	}
-	if namespace != "" {
-		o.Namespace = namespace
-	}
-	c, err := client.DialContext(ctx, o)
-	if err != nil {
-		hp := o.HostPort
-		if hp == "" {
-			hp = client.DefaultHostPort
-		}
-		return nil, fmt.Errorf("connecting to Temporal at %s: %w", hp, err)
-	}
-	return c, nil
+	c, err := control.DialOptions(ctx, o)
+	return c, o.Namespace, err
 }

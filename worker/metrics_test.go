@@ -62,7 +62,7 @@ func TestWorkerMetricsOnRealPrometheus(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	c, err := dial(ctx, srv.Address(), srv.Namespace(), metrics.handler)
+	c, _, err := dial(ctx, srv.Address(), srv.Namespace(), metrics.handler)
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 

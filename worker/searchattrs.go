@@ -10,7 +10,6 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/contrib/envconfig"
 
 	"github.com/canaryflow/canaryflow/rollout"
 )
@@ -52,16 +51,4 @@ func checkSearchAttributes(ctx context.Context, c client.Client, namespace strin
 // (the enum prints as "Int", "Keyword").
 func sameType(got enumspb.IndexedValueType, want string) bool {
 	return strings.EqualFold(got.String(), want)
-}
-
-// effectiveNamespace is the namespace the client dialled: the flag, else the
-// standard configuration (TEMPORAL_NAMESPACE, profile), else "default".
-func effectiveNamespace(flag string) string {
-	if flag != "" {
-		return flag
-	}
-	if o, err := envconfig.LoadDefaultClientOptions(); err == nil && o.Namespace != "" {
-		return o.Namespace
-	}
-	return client.DefaultNamespace
 }
