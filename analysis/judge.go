@@ -48,6 +48,11 @@ const (
 	// the smallest excess worth catching, and adds the score, critical rules
 	// and per-rule limits.
 	Revision2 = 2
+	// Revision3 is Revision2 with the recent look (see recent.go): each
+	// look also judges the last window alone, so a fault that starts in
+	// the middle of a hold is not diluted by the healthy counts before it.
+	// The pooled tests keep half of alpha, the recent looks the other half.
+	Revision3 = 3
 )
 
 // DefaultTolerance protects canaries up to half-way to a relative rule's
@@ -85,6 +90,21 @@ type Config struct {
 	Score    Score
 	Critical []string
 	Limits   Limits
+	// RecentLooks (Revision3) is how many looks the recent test's half of
+	// alpha is split over (PlannedLooks of the spec).
+	RecentLooks int
+
+	// exact asks for Clopper-Pearson bounds instead of Wilson's (the
+	// recent look: tiny counts at extreme confidence).
+	exact bool
+}
+
+// interval is the single-proportion interval the rules are built on.
+func (c Config) interval() stats.Interval {
+	if c.exact {
+		return stats.ClopperPearson
+	}
+	return stats.Wilson
 }
 
 // DefaultConfig is the Revision1 judgement of the reference plan: 1 % false
@@ -96,6 +116,7 @@ func DefaultConfig(t rollout.Thresholds, weights int) Config {
 
 // ConfigFor is the Revision2 judgement a defaulted spec asks for: its
 // thresholds, false-rollback rate, score, critical rules and limits.
+// Revision3Of adds the recent look to it.
 func ConfigFor(s rollout.Spec) Config {
 	a := s.Analysis
 	c := DefaultConfig(a.Thresholds, s.MeasuredWeights())
@@ -121,11 +142,23 @@ func ConfigFor(s rollout.Spec) Config {
 	return c
 }
 
+// Revision3Of is the judgement a sequential rollout starts with today:
+// ConfigFor's with the recent look over the plan's looks.
+func Revision3Of(s rollout.Spec) Config {
+	c := ConfigFor(s)
+	c.Revision = Revision3
+	c.RecentLooks = PlannedLooks(s)
+	return c
+}
+
 func (c Config) revision() int { return max(c.Revision, Revision1) }
 
 // alphaPerRule is each rule's share of the rollout's false-rollback rate
 // (at one weight in Revision1).
 func (c Config) alphaPerRule(rules int) float64 {
+	if c.revision() >= Revision3 {
+		return (1 - recentShare) * c.Alpha / float64(max(rules, 1))
+	}
 	if c.revision() >= Revision2 {
 		return c.Alpha / float64(max(rules, 1))
 	}
@@ -141,8 +174,9 @@ func Judge(cfg Config, st rollout.JudgeState, w int, c rollout.Counts) (rollout.
 }
 
 // judgeRules runs every rule on the look's counts (pooled with the earlier
-// weights' in Revision2) and keeps each rule's running minimum p-value.
-func judgeRules(cfg Config, st rollout.JudgeState, w int, c rollout.Counts) ([]rollout.RuleResult, rollout.JudgeState) {
+// weights' in Revision2) and keeps each rule's running minimum p-value;
+// in Revision3 the last window (win, when given) may fail a rule on its own.
+func judgeRules(cfg Config, st rollout.JudgeState, w int, c rollout.Counts, win *rollout.Counts) ([]rollout.RuleResult, rollout.JudgeState) {
 	if cfg.revision() >= Revision2 {
 		st = carry(st, w, c)
 		if st.Earlier != nil {
@@ -158,6 +192,9 @@ func judgeRules(cfg Config, st rollout.JudgeState, w int, c rollout.Counts) ([]r
 	out := make([]rollout.RuleResult, 0, len(rules))
 	for _, r := range rules {
 		out = append(out, r.judge(alpha, &st))
+	}
+	if cfg.recentOn(st, win) {
+		judgeRecent(cfg, &st, out, *win)
 	}
 	return out, st
 }
@@ -224,20 +261,21 @@ func (cfg Config) rules(c rollout.Counts) []rule {
 	}
 	var out []rule
 	can, sta := c.Canary, c.Stable
+	iv := cfg.interval()
 	if t.MaxErrorRate != nil {
-		r := errorRateRule(can, *t.MaxErrorRate, conf, cfg.MinRequests)
+		r := errorRateRule(iv, can, *t.MaxErrorRate, conf, cfg.MinRequests)
 		out = append(out, r.sized(v2, r.limit/2))
 	}
 	if t.MaxErrorRateIncrease != nil {
-		r := errorIncreaseRule(can, sta, *t.MaxErrorRateIncrease, tol, conf, cfg.MinRequests)
+		r := errorIncreaseRule(iv, can, sta, *t.MaxErrorRateIncrease, tol, conf, cfg.MinRequests)
 		out = append(out, r.sized(v2, r.limit-r.null))
 	}
 	if t.MaxP95 > 0 {
-		r := slowRule(RuleP95, can, t.MaxP95.D().Seconds(), conf, cfg.MinRequests, fmt.Sprintf("p95 ≤ %s", t.MaxP95.D()))
+		r := slowRule(iv, RuleP95, can, t.MaxP95.D().Seconds(), conf, cfg.MinRequests, fmt.Sprintf("p95 ≤ %s", t.MaxP95.D()))
 		out = append(out, r.sized(v2, slowShare))
 	}
 	if t.MaxLatencyRatio > 0 {
-		r := latencyRatioRule(can, sta, t.MaxLatencyRatio, tol, conf, cfg.MinRequests)
+		r := latencyRatioRule(iv, can, sta, t.MaxLatencyRatio, tol, conf, cfg.MinRequests)
 		out = append(out, r.sized(v2, slowShare))
 	}
 	return out

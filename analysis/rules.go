@@ -16,9 +16,9 @@ func agresti(x, n float64) (p, nn float64) {
 }
 
 // errorRateRule: the canary's error rate above the absolute limit.
-func errorRateRule(can rollout.VersionCounts, limit, conf, minN float64) rule {
+func errorRateRule(iv stats.Interval, can rollout.VersionCounts, limit, conf, minN float64) rule {
 	n, x := can.Requests, can.Errors
-	lo, hi := stats.Wilson(x, n, conf)
+	lo, hi := iv(x, n, conf)
 	ps, nn := agresti(x, n)
 	est := math.NaN()
 	if n > 0 {
@@ -37,8 +37,8 @@ func errorRateRule(can rollout.VersionCounts, limit, conf, minN float64) rule {
 
 // errorIncreaseRule: the canary's error rate above stable's plus a margin;
 // the rollback test protects differences up to margin × tol.
-func errorIncreaseRule(can, sta rollout.VersionCounts, margin, tol, conf, minN float64) rule {
-	lo, hi := stats.NewcombeDiff(can.Errors, can.Requests, sta.Errors, sta.Requests, conf)
+func errorIncreaseRule(iv stats.Interval, can, sta rollout.VersionCounts, margin, tol, conf, minN float64) rule {
+	lo, hi := stats.SquareAndAdd(iv, can.Errors, can.Requests, sta.Errors, sta.Requests, conf)
 	pc, nc := agresti(can.Errors, can.Requests)
 	ps, ns := agresti(sta.Errors, sta.Requests)
 	est := math.NaN()
@@ -63,10 +63,10 @@ func errorIncreaseRule(can, sta rollout.VersionCounts, margin, tol, conf, minN f
 
 // slowRule: more than 5 % of canary requests slower than a latency, which
 // is "the canary's p95 is above that latency" judged on counts.
-func slowRule(name string, can rollout.VersionCounts, latency, conf, minN float64, what string) rule {
+func slowRule(iv stats.Interval, name string, can rollout.VersionCounts, latency, conf, minN float64, what string) rule {
 	les, cum := buckets(can)
 	above, total := stats.ShareAbove(les, cum, latency)
-	lo, hi := stats.Wilson(above, total, conf)
+	lo, hi := iv(above, total, conf)
 	ps, nn := agresti(above, total)
 	est := ratio(above, total)
 	return rule{
@@ -90,7 +90,7 @@ const minBaseline = 400
 // canary: a rollback must show the canary slow against the upper bound of
 // stable's p95, a pass must show it fast against the lower bound. The
 // rollback test protects canaries up to 1 + (ratio-1) × tol times stable.
-func latencyRatioRule(can, sta rollout.VersionCounts, ratioLimit, tol, conf, minN float64) rule {
+func latencyRatioRule(iv stats.Interval, can, sta rollout.VersionCounts, ratioLimit, tol, conf, minN float64) rule {
 	sles, scum := buckets(sta)
 	stableP95 := stats.QuantileFromBuckets(sles, scum, 0.95)
 	if math.IsNaN(stableP95) || sta.Requests < math.Max(minN, minBaseline) {
@@ -111,8 +111,8 @@ func latencyRatioRule(can, sta rollout.VersionCounts, ratioLimit, tol, conf, min
 	upper := stats.QuantileFromBuckets(sles, scum, math.Min(0.95+z*se, 0.999))
 	lower := stats.QuantileFromBuckets(sles, scum, 0.95-z*se)
 	quiet := 1 + (ratioLimit-1)*tol
-	fail := slowRule(RuleLatencyRatio, can, quiet*upper, conf, minN, "")
-	pass := slowRule(RuleLatencyRatio, can, ratioLimit*lower, conf, minN, "")
+	fail := slowRule(iv, RuleLatencyRatio, can, quiet*upper, conf, minN, "")
+	pass := slowRule(iv, RuleLatencyRatio, can, ratioLimit*lower, conf, minN, "")
 	r := fail
 	r.hi, r.enough = pass.hi, pass.enough
 	slowStable, timedStable := stats.ShareAbove(sles, scum, stableP95)

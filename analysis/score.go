@@ -99,7 +99,14 @@ type Decision struct {
 // score and critical rules make the verdict, and Action says whether to
 // roll back (a Failed verdict), ask a person, or go on.
 func Look(cfg Config, st rollout.JudgeState, w int, c rollout.Counts) Decision {
-	rules, st := judgeRules(cfg, st, w, c)
+	return LookRecent(cfg, st, w, c, nil)
+}
+
+// LookRecent is Look with the last analysis window's counts as well
+// (win; nil when the source gave none): from Revision3 on, a rule whose
+// window alone is confidently past its null fails at this look (recent.go).
+func LookRecent(cfg Config, st rollout.JudgeState, w int, c rollout.Counts, win *rollout.Counts) Decision {
+	rules, st := judgeRules(cfg, st, w, c, win)
 	if cfg.revision() < Revision2 {
 		return Decision{Verdict: plainVerdict(rules), Rules: rules, Score: score(rules), Action: Continue, State: st}
 	}

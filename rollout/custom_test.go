@@ -63,6 +63,7 @@ func TestCustomMetricProblemsNameTheField(t *testing.T) {
 		CustomMetric{Query: `x{a="{{pod}}"}`},
 		CustomMetric{Name: "long", Query: strings.Repeat("x", MaxCustomQueryLen+1), SuccessCondition: "result < 1"},
 	)
+	s.Analysis.Judging.Method = MethodThresholds // where critical and maxFailures would be ignored
 	err := s.Validate()
 	var v *ValidationError
 	require.True(t, errors.As(err, &v), "%v", err)

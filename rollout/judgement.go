@@ -39,6 +39,10 @@ type RuleResult struct {
 	// where the rule counts nothing of that version, and for custom metrics.
 	Canary *Observed `json:"canary,omitempty"`
 	Stable *Observed `json:"stable,omitempty"`
+	// Window is set when the last analysis window alone failed the rule
+	// (judge revision 3's recent look): the figures above are that
+	// window's, and P is null (the decision rests on the lower bound).
+	Window Duration `json:"window,omitempty"`
 }
 
 // Observed is a count of events (errors, slow requests) out of a total, the
@@ -71,6 +75,9 @@ type JudgeState struct {
 	Latest  *Counts `json:"latest,omitempty"`
 	// Tally counts measurements toward the limits. Revision 2 only.
 	Tally *Tally `json:"tally,omitempty"`
+	// RecentLooks counts the looks that judged the last window alone,
+	// against the plan's budget of them. Revision 3 only.
+	RecentLooks int `json:"recentLooks,omitempty"`
 }
 
 // Tally counts looks toward analysis.limits and each rule's own limits

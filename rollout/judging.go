@@ -85,7 +85,7 @@ type RuleLimits struct {
 
 func (j Judging) withDefaults() Judging {
 	if j.Method == "" {
-		j.Method = MethodThresholds
+		j.Method = MethodSequential
 	}
 	if j.FalseRollbackRate == 0 {
 		j.FalseRollbackRate = 0.01

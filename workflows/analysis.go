@@ -69,6 +69,7 @@ func (r *run) gate(ctx workflow.Context, i, n int, resumed bool) error {
 // when a limit is exceeded. Too little traffic is Inconclusive, never a pass.
 func (r *run) measure(ctx workflow.Context, kind string) rollout.Verdict {
 	weight := r.status.Weight
+	began := workflow.Now(ctx)
 	var res activities.MeasureResult
 	r.inFlight++
 	r.measuredThisRun++
@@ -104,6 +105,7 @@ func (r *run) measure(ctx workflow.Context, kind string) rollout.Verdict {
 		m.Verdict, m.Reasons, m.CustomRules = rollout.EvaluateAnalysis(r.spec.Analysis, res.Sample)
 	}
 	r.record(m)
+	r.lastLookBegan = began
 	telemetry.Measured(ctx, m.Verdict)
 	r.showDetails(ctx)
 	workflow.GetLogger(ctx).Info("measurement", "kind", kind, "weight", weight, "verdict", m.Verdict, "reasons", m.Reasons)

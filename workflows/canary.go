@@ -43,6 +43,12 @@ const (
 	// (revision 2): one test per rule across every weight, per-rule limits,
 	// score and critical rules.
 	versionJudgeRevision2 = "judge-revision-2"
+	// versionJudgeRevision3 makes sequential judgement the default method
+	// (a spec naming none used to get thresholds) and judges sequential
+	// rollouts with analysis revision 3: the pooled tests plus a recent
+	// look on the last window, so a fault in the middle of a hold is not
+	// diluted by the healthy counts before it.
+	versionJudgeRevision3 = "judge-revision-3"
 )
 
 // TaskQueue is where the worker listens and the starter sends rollouts.
@@ -96,8 +102,14 @@ func CanaryRollout(ctx workflow.Context, in Input) (Result, error) {
 	// only fills a partial spec started with the temporal CLI. Changing a
 	// default can therefore change what such a rollout does on replay: guard
 	// a default's change with workflow.GetVersion like any other.
-	spec := in.Spec.WithDefaults()
+	judgeRev3 := workflow.GetVersion(ctx, versionJudgeRevision3, workflow.DefaultVersion, 1) >= 1
+	raw := in.Spec
+	if !judgeRev3 && raw.Analysis.Judging.Method == "" {
+		raw.Analysis.Judging.Method = rollout.MethodThresholds // the default before judge-revision-3
+	}
+	spec := raw.WithDefaults()
 	r := newRun(ctx, spec, in)
+	r.judgeRev3 = judgeRev3
 	if err := r.listen(ctx); err != nil {
 		return Result{}, fmt.Errorf("registering handlers: %w", err)
 	}
@@ -343,6 +355,11 @@ func (r *run) lastLook(ctx workflow.Context) error {
 		if !r.finalResumed {
 			r.event(ctx, "gate", fmt.Sprintf("final judgement at %d%% before promotion", r.status.Weight), "")
 			r.status.StepStartedAt = workflow.Now(ctx)
+		}
+		if r.judgeRev3 {
+			// A look taken before now may have missed up to an interval of
+			// the canary's last traffic: the final judgement needs a new one.
+			r.finalFrom = r.status.StepStartedAt
 		}
 		if err := r.settle(ctx, len(r.spec.Steps), r.status.StepStartedAt, 0, r.finalResumed); err != nil {
 			return err

@@ -59,13 +59,16 @@ func newHarness(t *testing.T, script metricsmem.Script) *harness {
 	return h
 }
 
-// testSpec is the reference plan over in-memory providers, smoke tests skipped.
+// testSpec is the reference plan over in-memory providers, smoke tests
+// skipped, judged by the reference's thresholds: the scripted samples carry
+// rates, not counts. Sequential judgement (the default) has its own tests.
 func testSpec() rollout.Spec {
 	return rollout.Spec{
 		Version: rollout.FormatV1, App: "shop", Namespace: "prod",
 		Stable: rollout.Release{Version: "v1"}, Canary: rollout.Release{Version: "v2"},
 		Deploy: rollout.Deploy{Kind: "memory"}, Traffic: rollout.Traffic{Kind: "memory"},
 		Metrics: rollout.Metrics{Kind: "memory"}, Smoke: rollout.Smoke{Skip: true},
+		Analysis: rollout.Analysis{Judging: rollout.Judging{Method: rollout.MethodThresholds}},
 	}
 }
 

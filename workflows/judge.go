@@ -33,6 +33,12 @@ func (r *run) judge(weight int, s rollout.Sample) (v rollout.Verdict, rules []ro
 	if !r.sequential() || s.Cumulative == nil {
 		return "", nil, false
 	}
+	if r.judgeRev3 {
+		cfg := analysis.Revision3Of(r.spec)
+		d := analysis.WithCustom(cfg, analysis.LookRecent(cfg, r.status.Judge, weight, *s.Cumulative, s.Window), rollout.EvaluateCustom(r.spec.Analysis.Metrics, s))
+		r.status.Judge, r.decision = d.State, &d
+		return d.Verdict, d.Rules, true
+	}
 	if r.judgeRev2 {
 		cfg := analysis.ConfigFor(r.spec)
 		d := analysis.WithCustom(cfg, analysis.Look(cfg, r.status.Judge, weight, *s.Cumulative), rollout.EvaluateCustom(r.spec.Analysis.Metrics, s))
@@ -71,10 +77,13 @@ func (r *run) act(ctx workflow.Context) (cause string, handled bool) {
 	return "", true
 }
 
-// decided reports whether the latest look at the current weight passed.
+// decided reports whether the latest look at the current weight passed
+// (and, for the final judgement from judge revision 3, was begun after the
+// judgement began: the last stretch of traffic must be judged too).
 func (r *run) decided() bool {
 	m, ok := r.status.LastMeasurement()
-	return ok && m.Weight == r.status.Weight && m.Weight > 0 && m.Verdict == rollout.Successful
+	fresh := r.finalFrom.IsZero() || !r.lastLookBegan.Before(r.finalFrom)
+	return ok && fresh && m.Weight == r.status.Weight && m.Weight > 0 && m.Verdict == rollout.Successful
 }
 
 // settle holds step i past its end while its weight is undecided: analysis

@@ -79,7 +79,14 @@ type run struct {
 	// per-rule limits, score and critical rules; decision is the latest
 	// look's, for measure to act on.
 	judgeRev2 bool
+	// judgeRev3 is versionJudgeRevision3 in force: sequential is the
+	// default method, and the judge also looks at the last window alone.
+	judgeRev3 bool
 	decision  *analysis.Decision
+	// finalFrom is when the final judgement began (judge revision 3): only
+	// a look begun since then can pass it. lastLookBegan is when the
+	// latest recorded look began (zero for one carried from an earlier run).
+	finalFrom, lastLookBegan time.Time
 }
 
 // on places activity options on the rollout's host queue, if it has one.

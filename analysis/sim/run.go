@@ -89,8 +89,13 @@ func (p Plan) Looks() int {
 }
 
 // JudgeConfig is the judge's configuration for the plan's spec (the
-// revision a sequential rollout starts with today).
+// revision a sequential rollout starts with today: revision 3).
 func (p Plan) JudgeConfig() analysis.Config {
+	return analysis.Revision3Of(p.Spec)
+}
+
+// Revision2Config is the judge without the recent look, for comparison.
+func (p Plan) Revision2Config() analysis.Config {
 	return analysis.ConfigFor(p.Spec)
 }
 
@@ -132,6 +137,37 @@ type Scenario struct {
 	// Buckets are the latency histogram's finite upper bounds; nil is the
 	// middleware's DefaultBuckets, what the demo and users' services record.
 	Buckets []float64
+	// Turn, when set, is a fault that starts in the middle of the rollout:
+	// from look Turn.Look on, the canary behaves as Turn.To.
+	Turn *Turn
+}
+
+// Turn is a canary going bad at a look (1-based, counted over the rollout).
+type Turn struct {
+	Look int
+	To   Version
+}
+
+// canarySource is the canary's traffic at each look: one version, or one
+// until a Turn and another after it.
+type canarySource struct {
+	before, after source
+	from          int // 0: never turns
+}
+
+func newCanary(sc Scenario) canarySource {
+	c := canarySource{before: newSource(sc.Canary, sc.Buckets)}
+	if sc.Turn != nil {
+		c.after, c.from = newSource(sc.Turn.To, sc.Buckets), sc.Turn.Look
+	}
+	return c
+}
+
+func (c canarySource) at(look int) source {
+	if c.from > 0 && look >= c.from {
+		return c.after
+	}
+	return c.before
 }
 
 // Run simulates one rollout of plan at rate requests per second in total
@@ -139,10 +175,10 @@ type Scenario struct {
 // Each decider sees traffic from the same seed: the same draws as long as
 // they hold the same weights at the same looks.
 func Run(p Plan, judges []analysis.Config, sc Scenario, rate float64, seed, stream uint64) ([]Result, Result) {
-	return runWith(p, judges, newSource(sc.Stable, sc.Buckets), newSource(sc.Canary, sc.Buckets), rate, seed, stream)
+	return runWith(p, judges, newSource(sc.Stable, sc.Buckets), newCanary(sc), rate, seed, stream)
 }
 
-func runWith(p Plan, judges []analysis.Config, stable, canary source, rate float64, seed, stream uint64) ([]Result, Result) {
+func runWith(p Plan, judges []analysis.Config, stable source, canary canarySource, rate float64, seed, stream uint64) ([]Result, Result) {
 	out := make([]Result, len(judges))
 	for i, c := range judges {
 		out[i] = runJudge(p, c, stable, canary, rate, rand.NewPCG(seed, stream))
@@ -166,7 +202,7 @@ func draw(p Plan, stable, canary source, rate float64, weight int, src rand.Sour
 // its last look passed, and is extended (Stage.Extra looks) while it has
 // not; undecided at the end of the extension stops for a person, never a
 // promotion.
-func runJudge(p Plan, cfg analysis.Config, stable, canary source, rate float64, src rand.Source) Result {
+func runJudge(p Plan, cfg analysis.Config, stable source, canary canarySource, rate float64, src rand.Source) Result {
 	var st rollout.JudgeState
 	look, served := 0, 0.0
 	for _, stage := range p.Stages {
@@ -174,13 +210,13 @@ func runJudge(p Plan, cfg analysis.Config, stable, canary source, rate float64, 
 		passed := false
 		for k := 0; k < stage.Looks+stage.Extra && !passed; k++ {
 			look++
-			win := draw(p, stable, canary, rate, stage.Weight, src)
+			win := draw(p, stable, canary.at(look), rate, stage.Weight, src)
 			served += win.Canary.Requests
 			cum = rollout.Counts{
 				Canary: add(cum.Canary, win.Canary), Stable: add(cum.Stable, win.Stable),
 				Span: rollout.Duration(time.Duration(k+1) * p.Interval),
 			}
-			d := analysis.Look(cfg, st, stage.Weight, cum)
+			d := analysis.LookRecent(cfg, st, stage.Weight, cum, &win)
 			st = d.State
 			switch {
 			case d.Action == analysis.RollBack || d.Verdict == rollout.Failed:
@@ -198,13 +234,13 @@ func runJudge(p Plan, cfg analysis.Config, stable, canary source, rate float64, 
 }
 
 // runBaseline is today's rules over the holds (they have no extension).
-func runBaseline(p Plan, stable, canary source, rate float64, src rand.Source) Result {
+func runBaseline(p Plan, stable source, canary canarySource, rate float64, src rand.Source) Result {
 	b := baselineRun{plan: p}
 	look, served := 0, 0.0
 	for _, stage := range p.Stages {
 		for range stage.Looks {
 			look++
-			win := draw(p, stable, canary, rate, stage.Weight, src)
+			win := draw(p, stable, canary.at(look), rate, stage.Weight, src)
 			served += win.Canary.Requests
 			if b.look(win, look, served) {
 				return b.res

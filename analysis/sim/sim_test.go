@@ -20,7 +20,10 @@ func TestDefaultPlanIsTheReferencePlan(t *testing.T) {
 	assert.Equal(t, []Stage{{10, 15, 15}, {25, 10, 10}, {50, 15, 15}}, p.Stages)
 	assert.Equal(t, 40, p.Looks())
 	assert.Equal(t, 3, p.JudgeConfig().Weights)
-	assert.Equal(t, analysis.Revision2, p.JudgeConfig().Revision)
+	assert.Equal(t, analysis.Revision3, p.JudgeConfig().Revision)
+	// 5 for the final look, then each hold and its extension, a look a minute.
+	assert.Equal(t, 5+30+20+30, p.JudgeConfig().RecentLooks)
+	assert.Equal(t, analysis.Revision2, p.Revision2Config().Revision)
 	assert.Equal(t, analysis.Revision1, p.Revision1Config().Revision)
 }
 
@@ -64,7 +67,7 @@ func TestDecisionTableSmoke(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, cells, 6)
 	for _, c := range cells {
-		require.Len(t, c.Deciders, 6)
+		require.Len(t, c.Deciders, 7)
 		for _, s := range c.Deciders {
 			assert.Equal(t, 20, s.RolledBack+s.Paused+s.Prom, "%s %g %s", c.Case.Name, c.Rate, s.Decider)
 		}

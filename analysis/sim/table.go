@@ -70,6 +70,8 @@ func DefaultCases() []Case {
 		{Scenario: Scenario{Name: "indifference zone: latency × 1.4", Stable: ok, Canary: slower(1.4)}, Extra: true},
 
 		{Scenario: Scenario{Name: "errors 1 % → 8 %", Stable: ok, Canary: errs(0.08)}, Extra: true},
+		{Scenario: Scenario{Name: "sudden: errors 1 % → 20 % from minute 8", Stable: ok, Canary: ok, Turn: &Turn{Look: 8, To: errs(0.2)}}, Extra: true},
+		{Scenario: Scenario{Name: "sudden: errors 1 % → 8 % from minute 8", Stable: ok, Canary: ok, Turn: &Turn{Look: 8, To: errs(0.08)}}, Extra: true},
 		{Scenario: Scenario{Name: "latency × 2", Stable: ok, Canary: slower(2)}, Extra: true},
 		{Scenario: Scenario{Name: "latency × 3", Stable: ok, Canary: slower(3)}, Extra: true},
 
@@ -166,7 +168,7 @@ func Simulate(o Options) ([]Cell, error) {
 	var g errgroup.Group
 	g.SetLimit(workers)
 	for ci, c := range o.Cases {
-		stable, canary := newSource(c.Stable, c.Buckets), newSource(c.Canary, c.Buckets)
+		stable, canary := newSource(c.Stable, c.Buckets), newCanary(c.Scenario)
 		for ri, rate := range o.Rates {
 			cr := &runs[ci*len(o.Rates)+ri]
 			cr.judges, cr.base = make([][]Result, o.Runs), make([]Result, o.Runs)

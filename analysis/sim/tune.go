@@ -14,6 +14,7 @@ func Tunings(p Plan) []Variant {
 		{Name: "tuning: judge α 5 %", Config: fast},
 		{Name: "tuning: judge pass 99 %", Config: strict},
 		{Name: "tuning: tolerance 0.67", Config: tight},
+		{Name: "judge revision 2 (no recent look)", Config: p.Revision2Config()},
 		{Name: "judge revision 1 (as first shipped)", Config: p.Revision1Config()},
 	}
 }

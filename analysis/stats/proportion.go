@@ -72,6 +72,18 @@ func ClopperPearson(x, n, conf float64) (lo, hi float64) {
 // iteration, which makes it the interval for "canary minus stable error
 // rate". With no data on either side it returns (-1, 1).
 func NewcombeDiff(x1, n1, x2, n2, conf float64) (lo, hi float64) {
+	return SquareAndAdd(Wilson, x1, n1, x2, n2, conf)
+}
+
+// Interval is a confidence interval for x successes in n trials at conf.
+type Interval func(x, n, conf float64) (lo, hi float64)
+
+// SquareAndAdd is Newcombe's square-and-add interval for p1 - p2 built on
+// any single-proportion interval: on Wilson it is NewcombeDiff; on
+// ClopperPearson it keeps the exact intervals' conservative coverage at
+// the tiny counts and extreme confidence of a test repeated at many looks,
+// where Wilson's lower bound can be a little too high.
+func SquareAndAdd(iv Interval, x1, n1, x2, n2, conf float64) (lo, hi float64) {
 	x1, n1, ok1 := counts(x1, n1)
 	x2, n2, ok2 := counts(x2, n2)
 	if !ok1 || !ok2 {
@@ -81,8 +93,8 @@ func NewcombeDiff(x1, n1, x2, n2, conf float64) (lo, hi float64) {
 		return -1, 1
 	}
 	p1, p2 := x1/n1, x2/n2
-	l1, u1 := Wilson(x1, n1, conf)
-	l2, u2 := Wilson(x2, n2, conf)
+	l1, u1 := iv(x1, n1, conf)
+	l2, u2 := iv(x2, n2, conf)
 	d := p1 - p2
 	lo = d - math.Sqrt((p1-l1)*(p1-l1)+(u2-p2)*(u2-p2))
 	hi = d + math.Sqrt((u1-p1)*(u1-p1)+(p2-l2)*(p2-l2))

@@ -163,3 +163,17 @@ func TestNormalHelpers(t *testing.T) {
 	// scipy.stats.norm.sf(10) = 7.619853024160527e-24: tails keep relative precision.
 	assert.InEpsilon(t, 7.619853024160527e-24, NormalSF(10), 1e-12)
 }
+
+func TestSquareAndAddOnExactIntervalsIsWiderAtSmallCounts(t *testing.T) {
+	lo, hi := NewcombeDiff(3, 6, 1, 50, 0.999)
+	wlo, whi := SquareAndAdd(Wilson, 3, 6, 1, 50, 0.999)
+	assert.Equal(t, lo, wlo)
+	assert.Equal(t, hi, whi)
+	elo, ehi := SquareAndAdd(ClopperPearson, 3, 6, 1, 50, 0.999)
+	assert.Less(t, elo, wlo, "the exact bounds are conservative")
+	assert.Greater(t, ehi, whi)
+	// No data on a side: no interval.
+	elo, ehi = SquareAndAdd(ClopperPearson, 0, 0, 1, 50, 0.95)
+	assert.Equal(t, -1.0, elo)
+	assert.Equal(t, 1.0, ehi)
+}

@@ -1,0 +1,122 @@
+package workflows
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/canaryflow/canaryflow/rollout"
+)
+
+// nameless is the sequential test plan with no method named: what a spec
+// that says nothing about judgement gets.
+func nameless() rollout.Spec {
+	s := sequentialSpec()
+	s.Analysis.Judging.Method = ""
+	return s
+}
+
+func TestASpecNamingNoMethodIsJudgedSequentially(t *testing.T) {
+	h := newHarness(t, func(int) (rollout.Sample, error) { return counted(5000, 50), nil })
+	h.run(nameless())
+	h.requirePromoted()
+	for _, m := range h.status().Measurements {
+		require.Len(t, m.Rules, 4, "judged by the sequential judge: %+v", m)
+	}
+}
+
+func TestBeforeJudgeRevision3ANamelessMethodIsThresholds(t *testing.T) {
+	h := newHarness(t, func(int) (rollout.Sample, error) { return counted(5000, 50), nil })
+	h.env.OnGetVersion(versionJudgeRevision3, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	h.run(nameless())
+	h.requirePromoted()
+	ms := h.status().Measurements
+	require.NotEmpty(t, ms)
+	for _, m := range ms {
+		assert.Empty(t, m.Rules, "a rollout started before the change keeps the thresholds it started with")
+	}
+}
+
+// Counts that look fine since the weight began can hide a fault that
+// started a minute ago; the recent look judges the last window alone.
+func TestAFaultInTheLastWindowRollsBackAtOnce(t *testing.T) {
+	const faultAt = 5
+	h := newHarness(t, func(n int) (rollout.Sample, error) {
+		s := counted(float64(20000*n), float64(200*n)) // 1 % since the weight began
+		win := counted(2000, 20)                       // 1 % in the window
+		if n >= faultAt {
+			win = counted(2000, 400) // 20 % in the window
+		}
+		s.Window = win.Cumulative
+		return s, nil
+	})
+	h.run(sequentialSpec())
+	reason := h.requireRolledBack()
+	assert.Contains(t, reason, "over the last 1m0s alone: canary 400/2000")
+	s := h.status()
+	assert.Equal(t, faultAt, s.MeasurementsTaken, "rolled back at the first look that saw the fault")
+	m, ok := s.LastMeasurement()
+	require.True(t, ok)
+	var recent []string
+	for _, r := range m.Rules {
+		if r.Window != 0 {
+			recent = append(recent, r.Rule)
+		}
+	}
+	assert.Contains(t, recent, rollout.RuleErrorRate, "the rule failed on the window is marked with it")
+}
+
+// The same fault with judge revision 2 (no recent look) is diluted by the
+// healthy counts before it and not rolled back at that look.
+func TestWithoutTheRecentLookTheSameFaultIsDiluted(t *testing.T) {
+	const faultAt = 5
+	h := newHarness(t, func(n int) (rollout.Sample, error) {
+		s := counted(float64(20000*n), float64(200*n))
+		win := counted(2000, 20)
+		if n >= faultAt {
+			win = counted(2000, 400)
+		}
+		s.Window = win.Cumulative
+		return s, nil
+	})
+	h.env.OnGetVersion(versionJudgeRevision3, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	h.run(sequentialSpec())
+	h.requirePromoted()
+}
+
+// A look taken before the final judgement began can miss up to an interval
+// of the canary's last traffic: the judgement waits for a new one.
+func TestTheFinalJudgementNeedsALookBegunSinceItStarted(t *testing.T) {
+	h := newHarness(t, func(n int) (rollout.Sample, error) {
+		return lastStretchBad(n), nil
+	})
+	h.run(sequentialSpec())
+	reason := h.requireRolledBack()
+	assert.Contains(t, reason, "50% canary weight")
+	s := h.status()
+	assert.True(t, strings.Contains(strings.Join(eventKinds(s), ","), "gate"), "the final judgement began")
+}
+
+func TestTheFinalJudgementAcceptedAStaleLookBeforeRevision3(t *testing.T) {
+	h := newHarness(t, func(n int) (rollout.Sample, error) {
+		return lastStretchBad(n), nil
+	})
+	h.env.OnGetVersion(versionJudgeRevision3, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	h.run(sequentialSpec())
+	h.requirePromoted()
+}
+
+// lastStretchBad is healthy until the 50 % hold's end (minute 20), then 15 %
+// errors in the window.
+func lastStretchBad(n int) rollout.Sample {
+	s := counted(5000, 50)
+	win := counted(1000, 10)
+	if n >= 20 {
+		win = counted(400, 60)
+	}
+	s.Window = win.Cumulative
+	return s
+}
