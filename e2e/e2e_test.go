@@ -217,7 +217,20 @@ func TestErroringCanaryIsRolledBack(t *testing.T) {
 	res, s := rolledBackAfter(ctx, t, app, id, "fault injection (20% errors)", func() error {
 		return app.InjectCanary(ctx, stack.Faults{ErrorRate: 0.2})
 	})
-	assert.Contains(t, res.Reason, "canary error rate")
+	// The default judgement names the rule and its evidence, judged on the
+	// counts a real Prometheus took from the demo's processes.
+	assert.Regexp(t, `error-(rate|increase) .*→ Failed`, res.Reason)
+	var judged *rollout.Measurement
+	for i := range s.Measurements {
+		if len(s.Measurements[i].Rules) > 0 {
+			judged = &s.Measurements[i]
+		}
+	}
+	require.NotNil(t, judged, "measurements were judged on counts")
+	require.NotNil(t, judged.Sample.Cumulative)
+	require.NotNil(t, judged.Sample.Window, "and on the last window's counts")
+	assert.Positive(t, judged.Sample.Cumulative.Canary.Requests, "Prometheus counted the canary's requests")
+	assert.NotEmpty(t, judged.Sample.Cumulative.Canary.Buckets, "and its latency buckets")
 	assert.Equal(t, "200 v1", servedVersion(t, app, "never"), "stable must still serve v1")
 	requireCanaryGone(t, app)
 	assert.FileExists(t, s.IncidentReport)
@@ -230,7 +243,7 @@ func TestSlowCanaryIsRolledBackOnRelativeLatency(t *testing.T) {
 	res, _ := rolledBackAfter(ctx, t, app, id, "fault injection (3x latency)", func() error {
 		return app.InjectCanary(ctx, stack.Faults{Latency: "150ms"}) // 3 × the 50 ms both versions normally take
 	})
-	assert.Contains(t, res.Reason, "× stable p95")
+	assert.Regexp(t, `p95-ratio .*→ Failed`, res.Reason)
 	assert.Equal(t, "200 v1", servedVersion(t, app, "never"))
 	requireCanaryGone(t, app)
 }
@@ -319,13 +332,13 @@ func eventKinds(s rollout.Status) []string {
 	return out
 }
 
-// TestSequentialJudgementOnRealCounts runs the statistical judge on counts a
-// real Prometheus took from the demo's processes: a canary failing 20 % of
-// its requests is rolled back on the judge's evidence, with the counts,
-// bounds and p-value kept in the measurement.
-func TestSequentialJudgementOnRealCounts(t *testing.T) {
-	app, ctx := scenario(t, stack.AppOptions{Name: "sequential"})
-	app.Spec.Analysis.Judging.Method = rollout.MethodSequential
+// TestThresholdsStillJudgeWhenTheSpecAsks runs the reference's window
+// rules (method: thresholds, no longer the default) on the demo's real
+// Prometheus: a canary failing 20 % of its requests is rolled back on its
+// window's error rate.
+func TestThresholdsStillJudgeWhenTheSpecAsks(t *testing.T) {
+	app, ctx := scenario(t, stack.AppOptions{Name: "thresholds"})
+	app.Spec.Analysis.Judging.Method = rollout.MethodThresholds
 	id := start(ctx, t, app)
 	require.Eventually(t, func() bool {
 		s, err := control.Status(ctx, engine.Client, id)
@@ -334,17 +347,10 @@ func TestSequentialJudgementOnRealCounts(t *testing.T) {
 	require.NoError(t, app.InjectCanary(ctx, stack.Faults{ErrorRate: 0.2}))
 	res, s := finish(ctx, t, id)
 	require.Equal(t, rollout.PhaseRolledBack, res.Phase)
-	assert.Contains(t, res.Reason, "→ Failed")
-	var judged *rollout.Measurement
-	for i := range s.Measurements {
-		if len(s.Measurements[i].Rules) > 0 {
-			judged = &s.Measurements[i]
-		}
+	assert.Contains(t, res.Reason, "canary error rate")
+	for _, m := range s.Measurements {
+		assert.Empty(t, m.Rules, "judged by the window rules, not the sequential judge")
 	}
-	require.NotNil(t, judged, "measurements were judged on counts")
-	require.NotNil(t, judged.Sample.Cumulative)
-	assert.Positive(t, judged.Sample.Cumulative.Canary.Requests, "Prometheus counted the canary's requests")
-	assert.NotEmpty(t, judged.Sample.Cumulative.Canary.Buckets, "and its latency buckets")
 	assert.Equal(t, "200 v1", servedVersion(t, app, "never"))
 	requireCanaryGone(t, app)
 }

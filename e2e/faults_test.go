@@ -261,14 +261,17 @@ func TestDevServerRestartedMidRolloutCarriesOn(t *testing.T) {
 	}})
 	f.start(ctx, t)
 
-	before := f.waitFor(ctx, t, "the hold at 10% with a successful measurement", func(s rollout.Status) bool {
-		m, ok := s.LastMeasurement()
-		return s.Phase == rollout.PhaseProgressing && s.Step == 2 && ok && m.Verdict == rollout.Successful
+	before := f.waitFor(ctx, t, "the hold at 10% with a measurement", func(s rollout.Status) bool {
+		_, ok := s.LastMeasurement()
+		return s.Phase == rollout.PhaseProgressing && s.Step == 2 && ok
 	})
 	require.NoError(t, eng.RestartTemporal(ctx, false), "restarting the dev server with SIGTERM")
 	t.Logf("dev server restarted (SIGTERM) during the hold, after %d measurements", before.MeasurementsTaken)
-	waiting := f.waitFor(ctx, t, "the approval wait", func(s rollout.Status) bool { return s.Phase == rollout.PhaseAwaitApproval })
-	assert.Greater(t, waiting.MeasurementsTaken, before.MeasurementsTaken, "analysis carried on after the restart")
+	// Analysis carries on after the restart: the hold passes on new looks,
+	// and they go on while the rollout waits for approval.
+	f.waitFor(ctx, t, "the approval wait, measured after the restart", func(s rollout.Status) bool {
+		return s.Phase == rollout.PhaseAwaitApproval && s.MeasurementsTaken > before.MeasurementsTaken
+	})
 
 	require.NoError(t, eng.RestartTemporal(ctx, true), "restarting the dev server after SIGKILL")
 	t.Log("dev server restarted (SIGKILL) during the approval wait")

@@ -75,6 +75,13 @@ const (
 	ScrapeInterval  = 500 * time.Millisecond
 )
 
+// MaxExtension is how long the demo's holds may be extended while the
+// sequential judge is undecided. A few-second hold at 10 % sees about a
+// hundred canary requests, often too few for the latency rules to pass;
+// the judge passes as soon as it has enough, and this lets a short hold
+// wait for that rather than stop for a person.
+const MaxExtension = 30 * time.Second
+
 func port(p int) (int, error) {
 	if p != 0 {
 		return p, nil
@@ -216,7 +223,8 @@ func (a *App) spec(o AppOptions) rollout.Spec {
 		}},
 		Smoke:    rollout.Smoke{BaseURL: a.RouterURL},
 		Steps:    o.Steps,
-		Analysis: rollout.Analysis{Interval: rollout.Duration(o.Interval), Window: rollout.Duration(o.Window)},
+		Analysis: rollout.Analysis{Interval: rollout.Duration(o.Interval), Window: rollout.Duration(o.Window),
+			Judging: rollout.Judging{MaxExtension: rollout.Duration(MaxExtension)}},
 		Notify:   rollout.Notify{Kind: "log"},
 	}
 }
