@@ -3,6 +3,7 @@ package latency
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -26,7 +27,8 @@ type detection struct {
 	// interval, and rate() needing two samples of a new 5xx series).
 	scrape time.Duration
 	// interval: → the failing Measure activity starts (waiting for the
-	// analysis loop's next tick).
+	// analysis loop's next tick; with the sequential judge, also the looks
+	// whose evidence was not yet strong enough).
 	interval time.Duration
 	// measure: the Measure activity, start to completion (queries).
 	measure time.Duration
@@ -35,6 +37,10 @@ type detection struct {
 	// setWeight: → the router reports weight 0 (dispatch, HTTP, apply).
 	setWeight time.Duration
 }
+
+// method is the judgement the detection runs use; empty is the default
+// (sequential since judge revision 3; thresholds is the reference's window rules).
+var method = flag.String("method", "", "analysis.judging.method for the detection runs (empty: the default)")
 
 // BenchmarkDetection injects a fault into a canary that has held 25 % of
 // the demo's load for a whole window (the demo's settings: stack.AppOptions'
@@ -67,13 +73,14 @@ func benchDetection(b *testing.B, name string, faults stack.Faults) {
 	defer app.Stop()
 	spec := app.Spec
 	spec.Steps = []rollout.Step{rollout.Weight(25), rollout.Hold(time.Hour)}
+	spec.Analysis.Judging.Method = *method
 	th := spec.WithDefaults().Analysis.Thresholds
 	window, interval := spec.Analysis.Window.D(), spec.Analysis.Interval.D()
 
 	var all []detection
 	var load loadRange
-	fmt.Printf("\n%s: fault → router weight 0 at 25 %% (interval %s, window %s, scrape %s, %.0f req/s), seconds\n",
-		name, interval, window, stack.ScrapeInterval, app.Load.Snapshot().Rate())
+	fmt.Printf("\n%s: fault → router weight 0 at 25 %% (method %s, interval %s, window %s, scrape %s, %.0f req/s), seconds\n",
+		name, spec.WithDefaults().Analysis.Judging.Method, interval, window, stack.ScrapeInterval, app.Load.Snapshot().Rate())
 	fmt.Printf("%4s %8s %8s %8s %8s %8s %8s %8s %6s\n", "run", "total", "fill", "scrape", "interval", "measure", "decide", "setWght", "load")
 	var falses []string
 	for i := range *runs {

@@ -61,8 +61,8 @@ func run(w io.Writer, seed uint64, runs int, rateList string, workers int, tune 
 	fmt.Fprintf(w, "Default plan: %s, a look every %s on a %s window. Healthy service: %.0f %% errors, lognormal latency "+
 		"(median %.0f ms, σ %.1f) recorded in the middleware's buckets. The same simulated traffic feeds every decider.\n\n",
 		stagesText(plan), plan.Interval, plan.Interval, 1.0, 1000*sim.Healthy.Median, sim.Healthy.Sigma)
-	fmt.Fprintf(w, "- judge: analysis.Look (revision 2: one sequential test per rule across the weights) on the counts since "+
-		"the weight began; a Failed look rolls back; a hold whose last look is not Successful is extended by its own length "+
+	fmt.Fprintf(w, "- judge: analysis.LookRecent (revision 3, the default: one sequential test per rule across the weights on the counts since "+
+		"the weight began, and a recent look failing a rule on the last window alone); a Failed look rolls back; a hold whose last look is not Successful is extended by its own length "+
 		"(as the workflow does) and then \"paused for a person\", never a promotion.\n"+
 		"- today (baseline): rollout.Evaluate on each window's rates and histogram_quantile p95; the first Failed rolls "+
 		"back, and so does a 4th Inconclusive in a row (the default limits).\n"+
