@@ -97,7 +97,7 @@ dev-server: $(BIN)/temporal
 
 ## histories: capture fresh replay histories from real runs on the dev server
 histories: tools build
-	CANARYFLOW_CAPTURE_HISTORIES=1 $(GO) test -count=1 -run 'TestRolloutsOnARealTemporalServer|TestContinueAsNewOnARealServer|TestJunkSignalsFromTheTemporalCLI|TestRollbackFailed|TestSignalsInSeveralPhasesReplay|TestSequentialJudgementWaitsForAPerson|TestUpdatesAnswerAndRefusalsLeaveNoEventOnARealServer|TestSearchAttributesFindARolloutAcrossContinueAsNew|TestARuleUndecidedPastItsLimitPausesForAPersonOnARealServer' ./integration/
+	CANARYFLOW_CAPTURE_HISTORIES=1 $(GO) test -count=1 -run 'TestRolloutsOnARealTemporalServer|TestContinueAsNewOnARealServer|TestJunkSignalsFromTheTemporalCLI|TestRollbackFailed|TestSignalsInSeveralPhasesReplay|TestSequentialJudgementWaitsForAPerson|TestUpdatesAnswerAndRefusalsLeaveNoEventOnARealServer|TestSearchAttributesFindARolloutAcrossContinueAsNew|TestARuleUndecidedPastItsLimitPausesForAPersonOnARealServer|TestANamelessMethodFromTheTemporalCLIIsJudgedSequentially|TestTheFinalJudgementTakesAFreshLookOnARealServer' ./integration/
 
 ## fuzz: each fuzz target for FUZZTIME (default 20s), one after another; not part
 ## of make test, which runs their committed seeds only. A short minimisation time
