@@ -86,6 +86,15 @@ func (r *run) decided() bool {
 	return ok && fresh && m.Weight == r.status.Weight && m.Weight > 0 && m.Verdict == rollout.Successful
 }
 
+// passedButStale reports whether the latest look at the current weight
+// passed but began before the final judgement did: the judgement only
+// waits for the next look, which is no extension to announce.
+func (r *run) passedButStale() bool {
+	m, ok := r.status.LastMeasurement()
+	return ok && !r.finalFrom.IsZero() && r.lastLookBegan.Before(r.finalFrom) &&
+		m.Weight == r.status.Weight && m.Verdict == rollout.Successful
+}
+
 // settle holds step i past its end while its weight is undecided: analysis
 // keeps measuring, and each look uses all the data since the weight began.
 // When the extension (from start + base) runs out still undecided, the
@@ -104,7 +113,7 @@ func (r *run) settle(ctx workflow.Context, i int, start time.Time, base time.Dur
 		if left <= 0 {
 			break
 		}
-		if !announced && !resumed {
+		if !announced && !resumed && !r.passedButStale() {
 			r.event(ctx, "extend", fmt.Sprintf("%d%% is undecided (%s): holding up to %s more to gather data",
 				r.status.Weight, r.lastReason(), left.Round(time.Second)), "")
 		}

@@ -23,9 +23,12 @@ func TestASpecNamingNoMethodIsJudgedSequentially(t *testing.T) {
 	h := newHarness(t, func(int) (rollout.Sample, error) { return counted(5000, 50), nil })
 	h.run(nameless())
 	h.requirePromoted()
-	for _, m := range h.status().Measurements {
+	s := h.status()
+	for _, m := range s.Measurements {
 		require.Len(t, m.Rules, 4, "judged by the sequential judge: %+v", m)
 	}
+	// The final judgement waits for a fresh look; that is no extension.
+	assert.NotContains(t, eventKinds(s), "extend")
 }
 
 func TestBeforeJudgeRevision3ANamelessMethodIsThresholds(t *testing.T) {
