@@ -77,8 +77,13 @@ func (r RuleResult) Figures() (estimate, bounds, limit, p, counts string) {
 		bounds = dash(r.Lo, f) + " to " + dash(r.Hi, f)
 	}
 	p = "–"
-	if !r.P.Missing() {
-		p = fmt.Sprintf("%.2g (α %s)", float64(r.P), dash(r.Alpha, func(v Value) string { return fmt.Sprintf("%.2g", float64(v)) }))
+	alpha := dash(r.Alpha, func(v Value) string { return fmt.Sprintf("%.2g", float64(v)) })
+	switch {
+	case !r.P.Missing():
+		p = fmt.Sprintf("%.2g (α %s)", float64(r.P), alpha)
+	case r.Window > 0:
+		// Judged on the last window alone: the lower bound decided, at α.
+		p = fmt.Sprintf("lower bound at α %s, last %s", alpha, r.Window.D())
 	}
 	var cs []string
 	if r.Canary != nil {

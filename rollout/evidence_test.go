@@ -47,4 +47,11 @@ func TestRuleFiguresForTheReportTable(t *testing.T) {
 	assert.Equal(t, []string{"2.4", "–", "–", "–", "–"}, []string{est, bounds, limit, p, counts}, "a custom metric's figure is its result as it is")
 	assert.False(t, custom.Builtin())
 	assert.True(t, r.Builtin())
+
+	// A rule failed by the recent look on the last window alone: no p-value,
+	// the lower bound decided.
+	recent := RuleResult{Rule: RuleErrorRate, Estimate: 0.2, Lo: 0.11, Hi: 0.3, Limit: 0.05, P: nan, Alpha: 1.5e-5,
+		Window: Duration(10 * time.Second), Canary: &Observed{Events: 50, Total: 250}}
+	_, _, _, p, _ = recent.Figures()
+	assert.Equal(t, "lower bound at α 1.5e-05, last 10s", p)
 }
