@@ -47,7 +47,6 @@ func PlannedLooks(s rollout.Spec) int {
 	if every <= 0 {
 		return minRecentLooks
 	}
-	ext := s.Analysis.Judging.MaxExtension.D()
 	n, weight := finalLooks, 0
 	for _, st := range s.Steps {
 		switch {
@@ -56,11 +55,7 @@ func PlannedLooks(s rollout.Spec) int {
 		case weight == 0:
 		case st.Pause != nil && st.Pause.Duration > 0:
 			d := st.Pause.Duration.D()
-			e := ext
-			if e == 0 {
-				e = max(d, 5*every)
-			}
-			n += looksIn(d+e, every)
+			n += looksIn(d+s.Analysis.Extension(d), every)
 		case st.Pause != nil && st.Pause.Timeout > 0:
 			n += looksIn(st.Pause.Timeout.D(), every)
 		case st.Pause != nil:

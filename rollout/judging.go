@@ -102,6 +102,18 @@ func (j Judging) withDefaults() Judging {
 	return j
 }
 
+// Extension is how long a hold of d is extended while the sequential
+// judgement is undecided: analysis.judging.maxExtension, or by default the
+// hold's own length and at least five analysis intervals (a short hold
+// still gets a few looks more). The workflow, the plan and the judge's
+// budget of looks all read it here.
+func (a Analysis) Extension(d time.Duration) time.Duration {
+	if ext := a.Judging.MaxExtension.D(); ext > 0 {
+		return ext
+	}
+	return max(d, 5*a.Interval.D())
+}
+
 // MeasuredWeights counts the distinct non-zero weights a plan sets: the
 // sequences of looks the false-rollback rate is shared across.
 func (s Spec) MeasuredWeights() int {

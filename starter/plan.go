@@ -64,10 +64,7 @@ func planOf(s rollout.Spec) plan {
 			takes = st.Pause.Duration.D()
 			most = takes
 			if sequential && weight > 0 {
-				ext := s.Analysis.Judging.MaxExtension.D()
-				if ext == 0 {
-					ext = takes
-				}
+				ext := s.Analysis.Extension(takes)
 				most += ext
 				ps.Note = fmt.Sprintf("extended by up to %s while the judgement is undecided", ext)
 			}

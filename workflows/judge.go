@@ -102,10 +102,7 @@ func (r *run) passedButStale() bool {
 // promotion on too little data.
 func (r *run) settle(ctx workflow.Context, i int, start time.Time, base time.Duration, resumed bool) error {
 	j := r.spec.Analysis.Judging
-	ext := j.MaxExtension.D()
-	if ext == 0 {
-		ext = max(base, 5*r.spec.Analysis.Interval.D())
-	}
+	ext := r.spec.Analysis.Extension(base)
 	end := start.Add(base + ext)
 	announced := false
 	for !r.decided() && !r.promoteNow {

@@ -68,12 +68,8 @@ func PlanOf(s rollout.Spec) (Plan, error) {
 		return Plan{}, fmt.Errorf("reading the plan: no timed hold at a non-zero weight")
 	}
 	for i := range p.Stages {
-		// As the workflow's settle: maxExtension, or the hold's own length
-		// and at least five intervals.
-		ext := a.Judging.MaxExtension.D()
-		if ext == 0 {
-			ext = max(time.Duration(p.Stages[i].Looks)*p.Interval, 5*p.Interval)
-		}
+		// As the workflow's settle.
+		ext := a.Extension(time.Duration(p.Stages[i].Looks) * p.Interval)
 		p.Stages[i].Extra = int(ext / p.Interval)
 	}
 	return p, nil

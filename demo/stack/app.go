@@ -221,11 +221,11 @@ func (a *App) spec(o AppOptions) rollout.Spec {
 		Metrics: rollout.Metrics{Kind: "prometheus", Prometheus: &rollout.PrometheusMetrics{
 			Labels: map[string]string{"job": "demo", "app": o.Name},
 		}},
-		Smoke:    rollout.Smoke{BaseURL: a.RouterURL},
-		Steps:    o.Steps,
+		Smoke: rollout.Smoke{BaseURL: a.RouterURL},
+		Steps: o.Steps,
 		Analysis: rollout.Analysis{Interval: rollout.Duration(o.Interval), Window: rollout.Duration(o.Window),
 			Judging: rollout.Judging{MaxExtension: rollout.Duration(MaxExtension)}},
-		Notify:   rollout.Notify{Kind: "log"},
+		Notify: rollout.Notify{Kind: "log"},
 	}
 }
 
