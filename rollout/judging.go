@@ -40,7 +40,9 @@ const (
 
 // Judging configures the sequential judgement (analysis.judging).
 type Judging struct {
-	// Method is thresholds or sequential.
+	// Method is sequential (the default: counts, confidence bounds, the
+	// sequential test and the recent look) or thresholds (the reference's
+	// window rules).
 	Method string `json:"method,omitempty"`
 	// FalseRollbackRate is the chance, over the whole rollout, of rolling
 	// back a canary that breaks no rule (default 0.01).

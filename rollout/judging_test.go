@@ -1,6 +1,8 @@
 package rollout
 
 import (
+	"time"
+
 	"errors"
 	"testing"
 
@@ -10,6 +12,7 @@ import (
 
 func TestJudgingDefaultsAreTheReferenceRule(t *testing.T) {
 	j := validSpec().WithDefaults().Analysis.Judging
+	assert.Equal(t, MethodSequential, j.Method, "judged on counts with confidence unless the spec asks for thresholds")
 	require.NotNil(t, j.Score.Pass)
 	require.NotNil(t, j.Score.Marginal)
 	assert.Equal(t, 100.0, *j.Score.Pass, "promote when every rule passes")
@@ -84,4 +87,12 @@ func TestJudgingProblemsNameTheField(t *testing.T) {
 	require.NoError(t, s.Validate(), "marginal may equal pass")
 	s.Analysis.Judging.Score = Score{Pass: f(50), Marginal: f(50.5)}
 	assert.Equal(t, []string{"must be at most score.pass (50), got 50.5"}, problemsAt(t, s.Validate(), "analysis.judging.score.marginal"))
+}
+
+func TestExtensionIsTheSpecsOrTheHoldsOwnLengthAndAtLeastFiveLooks(t *testing.T) {
+	a := Analysis{Interval: Duration(time.Minute)}
+	assert.Equal(t, 15*time.Minute, a.Extension(15*time.Minute))
+	assert.Equal(t, 5*time.Minute, a.Extension(2*time.Minute), "a short hold still gets five looks more")
+	a.Judging.MaxExtension = Duration(time.Minute)
+	assert.Equal(t, time.Minute, a.Extension(15*time.Minute), "the spec's maxExtension wins")
 }
