@@ -187,13 +187,16 @@ func judgeRules(cfg Config, st rollout.JudgeState, w int, c rollout.Counts, win 
 		st = rollout.JudgeState{Weight: w, MinP: map[string]float64{}}
 	}
 	st.Looks++
+	if cfg.revision() >= Revision3 {
+		st.Revision = cfg.revision()
+	}
 	rules := cfg.rules(c)
 	alpha := cfg.alphaPerRule(len(rules))
 	out := make([]rollout.RuleResult, 0, len(rules))
 	for _, r := range rules {
 		out = append(out, r.judge(alpha, &st))
 	}
-	if cfg.recentOn(st, win) {
+	if cfg.recentOn(win) {
 		judgeRecent(cfg, &st, out, *win)
 	}
 	return out, st

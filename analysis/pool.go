@@ -14,7 +14,7 @@ import (
 // The look's own counts (since w began) become Latest. The maps and
 // pointers are copied: a state handed back is never changed afterwards.
 func carry(st rollout.JudgeState, w int, c rollout.Counts) rollout.JudgeState {
-	next := rollout.JudgeState{Weight: w, Looks: st.Looks, MinP: maps.Clone(st.MinP), Earlier: st.Earlier, Tally: cloneTally(st.Tally), RecentLooks: st.RecentLooks}
+	next := rollout.JudgeState{Weight: w, Looks: st.Looks, MinP: maps.Clone(st.MinP), Earlier: st.Earlier, Tally: cloneTally(st.Tally), RecentLooks: st.RecentLooks, Revision: st.Revision}
 	if next.MinP == nil {
 		next.MinP = map[string]float64{}
 	}

@@ -17,14 +17,23 @@ import (
 // the rule's null.
 //
 // Its false-rollback rate is held by a union bound: half the rollout's
-// alpha goes to the recent looks, split evenly over the rules and over the
-// looks the plan can take (RecentLooks). Windows overlap, so this is
-// conservative; it is also simple enough to check by hand. Once the plan's
-// looks are spent the recent look is off and only the pooled test judges.
-// The recent look never passes a rule: a pass rests on all the data.
+// alpha goes to the recent looks, split evenly over the tests (one per
+// rule, two for the latency ratio, whose stable p95 bound is taken at the
+// same alpha as the canary's share) and spent over the looks: 90 % evenly
+// over the looks the plan can take (RecentLooks), the other 10 % over any
+// look past them as 6/(π²j²) for the j-th, so a long approval wait never
+// turns the recent look off, it only makes it stricter. Windows overlap,
+// so this is conservative; it is also simple enough to check by hand. A
+// window with fewer canary requests than MinRequests is not judged (a few
+// retries of one bad request are not a fault) and spends nothing. The
+// recent look never passes a rule: a pass rests on all the data.
 
-// recentShare is the share of alpha the recent looks spend.
-const recentShare = 0.5
+// recentShare is the share of alpha the recent looks spend; plannedShare
+// the part of that spent over the plan's looks.
+const (
+	recentShare  = 0.5
+	plannedShare = 0.9
+)
 
 // Planning allowances for looks the plan cannot count exactly.
 const (
@@ -41,7 +50,9 @@ const (
 // PlannedLooks is how many looks a defaulted spec's plan can take: every
 // hold at a non-zero weight with its longest extension, approval waits at
 // their timeout (approvalLooks when unbounded), gates with retries, and
-// the final look. The recent look's alpha is split over these.
+// the final look. The recent look's alpha is split over these. It decides
+// verdicts inside the workflow: a change to it goes behind a new judge
+// revision, or running rollouts would judge differently on replay.
 func PlannedLooks(s rollout.Spec) int {
 	every := s.Analysis.Interval.D()
 	if every <= 0 {
@@ -71,22 +82,42 @@ func looksIn(d, every time.Duration) int {
 	return int(math.Ceil(float64(d) / float64(every)))
 }
 
-// recentAlpha is one recent look's share of alpha for one of n rules.
-func (c Config) recentAlpha(rules int) float64 {
-	return recentShare * c.Alpha / float64(max(rules, 1)*max(c.RecentLooks, 1))
+// recentAlpha is the k-th recent look's (1-based) alpha for one of its
+// tests: the plan's looks share plannedShare of the recent half evenly,
+// later ones the rest as 6/(π²j²), which sums to 1 over j.
+func (c Config) recentAlpha(tests, k int) float64 {
+	each := recentShare * c.Alpha / float64(max(tests, 1))
+	planned := max(c.RecentLooks, 1)
+	if k <= planned {
+		return plannedShare * each / float64(planned)
+	}
+	j := float64(k - planned)
+	return (1 - plannedShare) * each * 6 / (math.Pi * math.Pi * j * j)
 }
 
-// recentOn reports whether this look has a recent test: Revision3, window
-// counts given, and the plan's looks not yet spent.
-func (c Config) recentOn(st rollout.JudgeState, win *rollout.Counts) bool {
-	return c.revision() >= Revision3 && win != nil && c.RecentLooks > 0 && st.RecentLooks < c.RecentLooks
+// recentOn reports whether this look has a recent test: Revision3, and
+// window counts with enough canary requests to judge.
+func (c Config) recentOn(win *rollout.Counts) bool {
+	return c.revision() >= Revision3 && c.RecentLooks > 0 && win != nil && win.Canary.Requests >= c.MinRequests
+}
+
+// recentTests is how many tests a recent look makes over rules: one each,
+// and two for the latency ratio (stable's p95 bound and the canary's share).
+func recentTests(rules []rollout.RuleResult) int {
+	n := len(rules)
+	for _, r := range rules {
+		if r.Rule == RuleLatencyRatio {
+			n++
+		}
+	}
+	return n
 }
 
 // judgeRecent fails, in out, each rule whose window alone is confidently
 // past its null at this look's share of alpha, and counts the look.
 func judgeRecent(cfg Config, st *rollout.JudgeState, out []rollout.RuleResult, win rollout.Counts) {
 	st.RecentLooks++
-	alpha := cfg.recentAlpha(len(out))
+	alpha := cfg.recentAlpha(recentTests(out), st.RecentLooks)
 	one := cfg
 	one.PassConfidence = 1 - alpha // the lower bound is one-sided 1-alpha
 	one.exact = true
@@ -112,7 +143,7 @@ func recentReason(r rule, span time.Duration, alpha float64, look, of int) strin
 	if r.sta != nil && r.name == RuleErrorIncrease {
 		counts += " vs stable " + observedString(r.sta)
 	}
-	return fmt.Sprintf("%s over the last %s alone: %s, %s; its lower bound %s > %s (one-sided, alpha %.2g for this look, %d of %d) → Failed",
+	return fmt.Sprintf("%s over the last %s alone: %s, %s; its lower bound %s > %s (one-sided, alpha %.2g for this look, look %d, %d planned) → Failed",
 		r.name, span, counts, what(r), pct(r.lo), pct(r.null), alpha, look, of)
 }
 

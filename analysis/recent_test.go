@@ -41,8 +41,9 @@ func TestPlannedLooksCountHoldsExtensionsGatesAndApprovals(t *testing.T) {
 
 func TestTheRecentLookFailsOnlyPastItsBound(t *testing.T) {
 	cfg := revision3()
-	alpha := cfg.recentAlpha(4)
-	require.InDelta(t, 0.005/(4*85), alpha, 1e-12)
+	// Four rules, the latency ratio counted twice; the first look of 85.
+	alpha := cfg.recentAlpha(5, 1)
+	require.InDelta(t, 0.9*0.005/(5*85), alpha, 1e-15)
 	pooled := rollout.Counts{Canary: hist(60000, 600, 0, 0, 0), Stable: hist(540000, 5400, 0, 0, 0), Span: rollout.Duration(time.Hour)}
 	// The smallest error count in a 1,000-request window whose exact lower
 	// bound at one-sided alpha is above the 5 % limit.
@@ -75,7 +76,7 @@ func TestTheRecentLookFailsOnlyPastItsBound(t *testing.T) {
 	assert.LessOrEqual(t, tail, alpha, "P(X ≥ %v | n=1000, p=5 %%) = %g", first, tail)
 }
 
-func TestTheRecentLookNeverPassesAndIsOffOnceItsLooksAreSpent(t *testing.T) {
+func TestTheRecentLookNeverPassesAndGetsStricterPastThePlansLooks(t *testing.T) {
 	cfg := revision3()
 	thin := rollout.Counts{Canary: hist(10, 0, 0, 0, 0), Stable: hist(90, 1, 0, 0, 0), Span: rollout.Duration(time.Minute)}
 	// A perfect window does not make thin pooled data pass.
@@ -85,18 +86,60 @@ func TestTheRecentLookNeverPassesAndIsOffOnceItsLooksAreSpent(t *testing.T) {
 	bad := window(1000, 300)
 	st := rollout.JudgeState{RecentLooks: cfg.RecentLooks - 1}
 	d = LookRecent(cfg, st, 10, thin, bad)
-	assert.Equal(t, rollout.Failed, d.Verdict, "the last look of the budget still judges")
-	st.RecentLooks = cfg.RecentLooks
+	require.Equal(t, rollout.Failed, d.Verdict, "the last planned look judges")
+	planned := float64(d.Rules[0].Alpha)
+	// Past the plan's looks (a long approval wait) it still judges, stricter.
+	st.RecentLooks = 10 * cfg.RecentLooks
 	d = LookRecent(cfg, st, 10, thin, bad)
-	assert.NotEqual(t, rollout.Failed, d.Verdict, "past the plan's looks only the pooled test judges")
-	assert.Equal(t, cfg.RecentLooks, d.State.RecentLooks)
+	require.Equal(t, rollout.Failed, d.Verdict, "never off")
+	assert.Less(t, float64(d.Rules[0].Alpha), planned/100)
+	assert.Equal(t, 10*cfg.RecentLooks+1, d.State.RecentLooks)
 
-	// No window (a source that gives none) or revision 2: no recent look.
-	d = LookRecent(cfg, rollout.JudgeState{}, 10, thin, nil)
-	assert.NotEqual(t, rollout.Failed, d.Verdict)
-	assert.Zero(t, d.State.RecentLooks)
+	// No window (a source that gives none), a window with fewer canary
+	// requests than MinRequests, or revision 2: no recent look, none spent.
+	for name, win := range map[string]*rollout.Counts{"no window": nil, "29 requests, all errors": window(29, 29)} {
+		d = LookRecent(cfg, rollout.JudgeState{}, 10, thin, win)
+		assert.NotEqual(t, rollout.Failed, d.Verdict, name)
+		assert.Zero(t, d.State.RecentLooks, name)
+	}
 	d = LookRecent(revision2(), rollout.JudgeState{}, 10, thin, bad)
 	assert.NotEqual(t, rollout.Failed, d.Verdict)
+}
+
+// The recent looks spend at most their half of alpha, however many there are.
+func TestTheRecentLooksSpendAtMostTheirShare(t *testing.T) {
+	cfg := revision3()
+	sum := 0.0
+	for k := 1; k <= 1_000_000; k++ {
+		sum += cfg.recentAlpha(5, k)
+	}
+	assert.LessOrEqual(t, sum, recentShare*cfg.Alpha/5)
+	assert.Greater(t, sum, 0.99*recentShare*cfg.Alpha/5, "and spend nearly all of it")
+}
+
+func TestTheRecentLookFailsTheErrorIncreaseAlone(t *testing.T) {
+	cfg := revision3()
+	pooled := rollout.Counts{Canary: hist(60000, 600, 0, 0, 0), Stable: hist(540000, 5400, 0, 0, 0), Span: rollout.Duration(time.Hour)}
+	// 4 % in the window against stable's 1 %: under the 5 % limit, but
+	// confidently more than 1.5 points over stable.
+	d := LookRecent(cfg, rollout.JudgeState{}, 10, pooled, window(5000, 200))
+	got := map[string]rollout.RuleResult{}
+	for _, r := range d.Rules {
+		got[r.Rule] = r
+	}
+	assert.NotEqual(t, rollout.Failed, got[RuleErrorRate].Verdict)
+	require.Equal(t, rollout.Failed, got[RuleErrorIncrease].Verdict)
+	assert.Contains(t, got[RuleErrorIncrease].Reason, "vs stable 450/45000")
+	assert.Equal(t, RollBack, d.Action)
+}
+
+func TestARuleThePooledTestFailedKeepsThePooledEvidence(t *testing.T) {
+	cfg := revision3()
+	bad := rollout.Counts{Canary: hist(6000, 1200, 0, 0, 0), Stable: hist(54000, 540, 0, 0, 0), Span: rollout.Duration(time.Hour)}
+	d := LookRecent(cfg, rollout.JudgeState{}, 10, bad, window(1000, 300))
+	require.Equal(t, rollout.Failed, d.Rules[0].Verdict)
+	assert.Zero(t, d.Rules[0].Window, "failed on all the data: its p-value, not the window's bound")
+	assert.False(t, math.IsNaN(float64(d.Rules[0].P)))
 }
 
 func TestTheRecentLookCarriesAcrossWeights(t *testing.T) {

@@ -136,7 +136,9 @@ func TestSlackDownLeavesRolloutsUnaffected(t *testing.T) {
 		t.Logf("%s: promoted %s after start, closed %s later; %d posts to Slack", c.f.id,
 			got.toPromoted.Round(time.Millisecond), got.toClose.Round(time.Millisecond), slack.postsTo(c.channel))
 		assert.Equal(t, base.res, got.res, "%s ends as the undisturbed rollout", c.f.id)
-		assert.Equal(t, kindsBut(base.s, "notify-failed"), kindsBut(got.s, "notify-failed"), "%s logs what the undisturbed rollout logs", c.f.id)
+		// Whether a hold needed more looks ("extend") depends on the traffic
+		// each run happened to get before the judge could decide, not on Slack.
+		assert.Equal(t, kindsBut(base.s, "notify-failed", "extend"), kindsBut(got.s, "notify-failed", "extend"), "%s logs what the undisturbed rollout logs", c.f.id)
 		assert.Positive(t, slack.postsTo(c.channel), "%s tried Slack", c.f.id)
 		failed := messagesOf(got.s, "notify-failed")
 		require.NotEmpty(t, failed, "%s: the status shows the failed notifications", c.f.id)
@@ -162,10 +164,10 @@ func eventAt(t *testing.T, s rollout.Status, kind string) time.Time {
 }
 
 // kindsBut lists the status's event kinds in order, leaving out skip.
-func kindsBut(s rollout.Status, skip string) []string {
+func kindsBut(s rollout.Status, skip ...string) []string {
 	var out []string
 	for _, e := range s.Events {
-		if e.Kind != skip {
+		if !slices.Contains(skip, e.Kind) {
 			out = append(out, e.Kind)
 		}
 	}

@@ -78,6 +78,10 @@ type JudgeState struct {
 	// RecentLooks counts the looks that judged the last window alone,
 	// against the plan's budget of them. Revision 3 only.
 	RecentLooks int `json:"recentLooks,omitempty"`
+	// Revision is the judge revision that took the looks, from revision 3
+	// on (0: revision 1 or 2, or no look yet), so a rollout that continues
+	// as new under newer code keeps the judgement it started with.
+	Revision int `json:"revision,omitempty"`
 }
 
 // Tally counts looks toward analysis.limits and each rule's own limits

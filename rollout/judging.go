@@ -108,7 +108,9 @@ func (j Judging) withDefaults() Judging {
 // judgement is undecided: analysis.judging.maxExtension, or by default the
 // hold's own length and at least five analysis intervals (a short hold
 // still gets a few looks more). The workflow, the plan and the judge's
-// budget of looks all read it here.
+// budget of looks all read it here. The workflow's decisions depend on it:
+// changing it changes what running rollouts do on replay, so a change
+// goes behind a workflow.GetVersion like any other.
 func (a Analysis) Extension(d time.Duration) time.Duration {
 	if ext := a.Judging.MaxExtension.D(); ext > 0 {
 		return ext

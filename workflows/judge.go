@@ -33,7 +33,7 @@ func (r *run) judge(weight int, s rollout.Sample) (v rollout.Verdict, rules []ro
 	if !r.sequential() || s.Cumulative == nil {
 		return "", nil, false
 	}
-	if r.judgeRev3 {
+	if r.judgeRev3 && !r.judgedBefore3() {
 		cfg := analysis.Revision3Of(r.spec)
 		d := analysis.WithCustom(cfg, analysis.LookRecent(cfg, r.status.Judge, weight, *s.Cumulative, s.Window), rollout.EvaluateCustom(r.spec.Analysis.Metrics, s))
 		r.status.Judge, r.decision = d.State, &d
@@ -49,6 +49,15 @@ func (r *run) judge(weight int, s rollout.Sample) (v rollout.Verdict, rules []ro
 	cfg.Alpha = r.spec.Analysis.Judging.FalseRollbackRate
 	v, rules, r.status.Judge = analysis.Judge(cfg, r.status.Judge, weight, *s.Cumulative)
 	return v, rules, true
+}
+
+// judgedBefore3 reports whether the carried state holds looks an earlier
+// revision took: a rollout that started before judge-revision-3 and
+// continued as new keeps its judgement (a new history's GetVersion alone
+// would switch it mid-rollout).
+func (r *run) judgedBefore3() bool {
+	st := r.status.Judge
+	return st.Revision == 0 && len(st.MinP) > 0
 }
 
 // act applies what a revision-2 look asked (see analysis.Look): roll back

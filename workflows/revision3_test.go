@@ -1,8 +1,10 @@
 package workflows
 
 import (
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -119,6 +121,56 @@ func lastStretchBad(n int) rollout.Sample {
 	win := counted(1000, 10)
 	if n >= 20 {
 		win = counted(400, 60)
+	}
+	s.Window = win.Cumulative
+	return s
+}
+
+// A sequential rollout judged by revision 2 that continues as new under
+// code with revision 3 keeps revision 2: the window fault that revision 3
+// would roll back at once is not judged on the window.
+func TestARolloutContinuedAsNewKeepsItsJudgeRevision(t *testing.T) {
+	spec := sequentialSpec()
+	spec.Steps = []rollout.Step{rollout.Weight(10), rollout.Hold(30 * time.Minute)}
+	// Run 1 takes 5 looks; the window turns bad in run 2.
+	h := newHarness(t, func(n int) (rollout.Sample, error) { return windowFaultFrom(6, n), nil })
+	h.env.OnGetVersion(versionJudgeRevision3, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	h.runInput(Input{Spec: spec, By: "test", MeasurementsPerRun: 5})
+	in := h.continued()
+	require.NotNil(t, in.Resume)
+	require.NotEmpty(t, in.Resume.Status.Judge.MinP, "run 1 judged by revision 2")
+	assert.Zero(t, in.Resume.Status.Judge.Revision)
+
+	// Fresh histories: GetVersion gives revision 3 in each of the next runs.
+	for runs := 2; ; runs++ {
+		require.Less(t, runs, 20, "the rollout ends")
+		h.runInput(in)
+		var next *workflow.ContinueAsNewError
+		if !errors.As(h.env.GetWorkflowError(), &next) {
+			break
+		}
+		in = h.continued()
+	}
+	h.requirePromoted()
+	for _, m := range h.status().Measurements {
+		for _, r := range m.Rules {
+			assert.Zero(t, r.Window, "no rule judged on the window alone")
+		}
+	}
+
+	// The same faults in a rollout that started with revision 3 roll back.
+	h3 := newHarness(t, func(n int) (rollout.Sample, error) { return windowFaultFrom(1, n), nil })
+	h3.runInput(Input{Spec: spec, By: "test", MeasurementsPerRun: 5})
+	assert.Contains(t, h3.requireRolledBack(), "alone")
+}
+
+// windowFaultFrom is healthy counts since the weight began and, from look
+// n on, 20 % errors in the last window.
+func windowFaultFrom(from, n int) rollout.Sample {
+	s := counted(float64(20000*n), float64(200*n))
+	win := counted(2000, 20)
+	if n >= from {
+		win = counted(2000, 400)
 	}
 	s.Window = win.Cumulative
 	return s

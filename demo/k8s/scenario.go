@@ -185,8 +185,13 @@ func (e *Env) spec(o ScenarioOptions, s *standIns) rollout.Spec {
 			rollout.Weight(10), rollout.Hold(o.Hold), rollout.Weight(25), rollout.Hold(o.Hold),
 			rollout.Weight(50), rollout.Hold(o.Hold),
 		},
-		Analysis: rollout.Analysis{Interval: rollout.Duration(2 * time.Second), Window: rollout.Duration(10 * time.Second)},
-		Notify:   rollout.Notify{Kind: "log"},
+		// At the demo's few requests a second, the 10 % step needs about
+		// 20 s of traffic before the sequential judge can pass it (400
+		// stable requests for a p95 baseline, some 60 canary ones): short
+		// holds may extend up to a minute rather than stop for a person.
+		Analysis: rollout.Analysis{Interval: rollout.Duration(2 * time.Second), Window: rollout.Duration(10 * time.Second),
+			Judging: rollout.Judging{MaxExtension: rollout.Duration(time.Minute)}},
+		Notify: rollout.Notify{Kind: "log"},
 	}
 }
 
