@@ -114,7 +114,7 @@ func TestDemoK8sScenarios(t *testing.T) {
 			if c.bad {
 				assert.Contains(t, res.Weights, 25)
 				assert.Positive(t, res.FaultToZero, "the time from the fault to weight 0 was measured")
-				assert.Contains(t, res.Status.Reason, "error rate")
+				assert.Regexp(t, `error-(rate|increase) .*→ Failed`, res.Status.Reason, "the default judgement names the rule")
 			} else {
 				i10, i25, i50 := slices.Index(res.Weights, 10), slices.Index(res.Weights, 25), slices.Index(res.Weights, 50)
 				assert.True(t, 0 <= i10 && i10 < i25 && i25 < i50, "weights 10 → 25 → 50 in order: %v", res.Weights)
