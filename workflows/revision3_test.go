@@ -49,15 +49,7 @@ func TestBeforeJudgeRevision3ANamelessMethodIsThresholds(t *testing.T) {
 // started a minute ago; the recent look judges the last window alone.
 func TestAFaultInTheLastWindowRollsBackAtOnce(t *testing.T) {
 	const faultAt = 5
-	h := newHarness(t, func(n int) (rollout.Sample, error) {
-		s := counted(float64(20000*n), float64(200*n)) // 1 % since the weight began
-		win := counted(2000, 20)                       // 1 % in the window
-		if n >= faultAt {
-			win = counted(2000, 400) // 20 % in the window
-		}
-		s.Window = win.Cumulative
-		return s, nil
-	})
+	h := newHarness(t, func(n int) (rollout.Sample, error) { return windowFaultFrom(faultAt, n), nil })
 	h.run(sequentialSpec())
 	reason := h.requireRolledBack()
 	assert.Contains(t, reason, "over the last 1m0s alone: canary 400/2000")
@@ -78,15 +70,7 @@ func TestAFaultInTheLastWindowRollsBackAtOnce(t *testing.T) {
 // healthy counts before it and not rolled back at that look.
 func TestWithoutTheRecentLookTheSameFaultIsDiluted(t *testing.T) {
 	const faultAt = 5
-	h := newHarness(t, func(n int) (rollout.Sample, error) {
-		s := counted(float64(20000*n), float64(200*n))
-		win := counted(2000, 20)
-		if n >= faultAt {
-			win = counted(2000, 400)
-		}
-		s.Window = win.Cumulative
-		return s, nil
-	})
+	h := newHarness(t, func(n int) (rollout.Sample, error) { return windowFaultFrom(faultAt, n), nil })
 	h.env.OnGetVersion(versionJudgeRevision3, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	h.run(sequentialSpec())
 	h.requirePromoted()
@@ -164,8 +148,8 @@ func TestARolloutContinuedAsNewKeepsItsJudgeRevision(t *testing.T) {
 	assert.Contains(t, h3.requireRolledBack(), "alone")
 }
 
-// windowFaultFrom is healthy counts since the weight began and, from look
-// n on, 20 % errors in the last window.
+// windowFaultFrom is 1 % errors since the weight began and in the window
+// and, from look from on, 20 % errors in the last window.
 func windowFaultFrom(from, n int) rollout.Sample {
 	s := counted(float64(20000*n), float64(200*n))
 	win := counted(2000, 20)
