@@ -107,3 +107,27 @@ func TestTheFinalJudgementTakesAFreshLookOnARealServer(t *testing.T) {
 	assert.Equal(t, rollout.Successful, m.Verdict)
 	replayAndCapture(ctx, t, e.c, "sequential-approved-fresh-final-promoted", run.GetID(), "")
 }
+
+// A worker down through a hold and its whole extension must not turn a
+// healthy rollout into one waiting for a person: no look was taken, so
+// the next one decides (fails on the code before judge revision 3's
+// settle, which ran the extension out on "no measurement yet").
+func TestAWorkerDownThroughAHoldsExtensionStillPromotes(t *testing.T) {
+	e := startEngine(t)
+	stop := e.startWorker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	spec := quickSpec("outage")
+	spec.Steps = []rollout.Step{rollout.Weight(10), rollout.Hold(2 * time.Second), rollout.Weight(50), rollout.Hold(2 * time.Second)}
+	run, err := control.Start(ctx, e.c, spec, "it")
+	require.NoError(t, err)
+	e.waitFor(ctx, t, run.GetID(), "the 10 % hold", func(s rollout.Status) bool { return s.Step == 2 })
+	stop()
+	// Hold 2 s + extension 5 s (five looks) pass with no worker.
+	time.Sleep(10 * time.Second)
+	e.startWorker(t)
+	res, err := control.Wait(ctx, e.c, run.GetID())
+	require.NoError(t, err)
+	assert.Equal(t, rollout.PhasePromoted, res.Phase, res.Reason)
+	assert.Equal(t, []int{0, 10, 50, 0}, e.router.History())
+}

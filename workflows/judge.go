@@ -116,6 +116,16 @@ func (r *run) settle(ctx workflow.Context, i int, start time.Time, base time.Dur
 	announced := false
 	for !r.decided() && !r.promoteNow {
 		left := end.Sub(workflow.Now(ctx))
+		if left <= 0 && r.judgeRev3 && r.lastLookBegan.Before(start.Add(base)) {
+			// No look was taken during the extension (a worker down the whole
+			// time, or a run continued since): an outage is not a verdict.
+			// The next look decides whether it runs out undecided.
+			taken := r.status.MeasurementsTaken
+			if err := workflow.Await(ctx, func() bool { return r.status.MeasurementsTaken > taken || r.promoteNow }); err != nil {
+				return err
+			}
+			continue
+		}
 		if left <= 0 {
 			break
 		}
