@@ -167,3 +167,27 @@ func TestTheRecentLookJudgesEachRuleOnTheWindow(t *testing.T) {
 	d = LookRecent(cfg, rollout.JudgeState{}, 10, pooled, window(1000, 10))
 	assert.Equal(t, rollout.Successful, d.Verdict)
 }
+
+// Window counts are a provider's answer: NaN, infinite or negative counts
+// (a counter reset, a broken exporter) are no evidence, never a rollback.
+func TestHostileWindowCountsFailNothing(t *testing.T) {
+	cfg := revision3()
+	pooled := rollout.Counts{Canary: hist(60000, 600, 0, 0, 0), Stable: hist(540000, 5400, 0, 0, 0), Span: rollout.Duration(time.Hour)}
+	nan, inf := math.NaN(), math.Inf(1)
+	for name, c := range map[string]rollout.VersionCounts{
+		"NaN requests":      {Requests: nan, Errors: 10},
+		"NaN errors":        {Requests: 1000, Errors: nan},
+		"infinite requests": {Requests: inf, Errors: inf},
+		"negative requests": {Requests: -1000, Errors: -500},
+		"negative errors":   {Requests: 1000, Errors: -500},
+		"NaN buckets":       {Requests: 1000, Errors: 0, Buckets: []rollout.Bucket{{LE: rollout.Value(nan), Count: nan}, {LE: rollout.Value(inf), Count: 1000}}},
+	} {
+		win := &rollout.Counts{Canary: c, Stable: hist(9000, 90, 0, 0, 0), Span: rollout.Duration(time.Minute)}
+		require.NotPanics(t, func() {
+			d := LookRecent(cfg, rollout.JudgeState{}, 10, pooled, win)
+			for _, r := range d.Rules {
+				assert.Zero(t, r.Window, "%s: %s not failed on the window", name, r.Rule)
+			}
+		}, name)
+	}
+}

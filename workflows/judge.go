@@ -33,15 +33,13 @@ func (r *run) judge(weight int, s rollout.Sample) (v rollout.Verdict, rules []ro
 	if !r.sequential() || s.Cumulative == nil {
 		return "", nil, false
 	}
-	if r.judgeRev3 && !r.judgedBefore3() {
-		cfg := analysis.Revision3Of(r.spec)
-		d := analysis.WithCustom(cfg, analysis.LookRecent(cfg, r.status.Judge, weight, *s.Cumulative, s.Window), rollout.EvaluateCustom(r.spec.Analysis.Metrics, s))
-		r.status.Judge, r.decision = d.State, &d
-		return d.Verdict, d.Rules, true
-	}
-	if r.judgeRev2 {
+	if rev3 := r.judgeRev3 && !r.judgedBefore3(); rev3 || r.judgeRev2 {
 		cfg := analysis.ConfigFor(r.spec)
-		d := analysis.WithCustom(cfg, analysis.Look(cfg, r.status.Judge, weight, *s.Cumulative), rollout.EvaluateCustom(r.spec.Analysis.Metrics, s))
+		if rev3 {
+			cfg = analysis.Revision3Of(r.spec)
+		}
+		// Revision 2 has no recent look: it ignores the window.
+		d := analysis.WithCustom(cfg, analysis.LookRecent(cfg, r.status.Judge, weight, *s.Cumulative, s.Window), rollout.EvaluateCustom(r.spec.Analysis.Metrics, s))
 		r.status.Judge, r.decision = d.State, &d
 		return d.Verdict, d.Rules, true
 	}
