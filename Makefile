@@ -57,7 +57,9 @@ bench:
 
 ## bench-scale: N rollouts (SCALE_N, default 100,300,1000,2000) held by one in-process
 ## worker on one dev server, measuring every 10 s for SCALE_WINDOW (60s): measurement lag
-## p50/p99, worker and server CPU, heap per rollout, history events per measurement
+## p50/p99 and where it went (timer, queue, worker), worker and server CPU, heap per
+## rollout, history events per measurement; SCALE_STOCK=1 leaves the dev server's
+## timer batch at its default (see shardSettings in integration/scale_bench_test.go)
 SCALE_N ?= 100,300,1000,2000
 .PHONY: bench-scale
 bench-scale: $(BIN)/temporal

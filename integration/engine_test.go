@@ -43,8 +43,11 @@ type engine struct {
 	metrics *metricsmem.Metrics
 }
 
-func startEngine(t testing.TB) *engine {
-	m := memengine.New(t)
+func startEngine(t testing.TB) *engine { return startEngineWith(t, devstack.TemporalOptions{}) }
+
+// startEngineWith is startEngine on a dev server started with opts.
+func startEngineWith(t testing.TB, opts devstack.TemporalOptions) *engine {
+	m := memengine.NewWith(t, opts)
 	return &engine{m: m, srv: m.Server, c: m.Client, acts: m.Activities, deploy: m.Deploy, router: m.Router, metrics: m.Metrics}
 }
 

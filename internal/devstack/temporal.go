@@ -45,6 +45,10 @@ type TemporalOptions struct {
 	// and started again (Restart) still holds every workflow: what fault
 	// tests need to restart it under running rollouts.
 	DBFile string
+	// DynamicConfig sets server settings (start-dev's --dynamic-config-value
+	// key=JSON value), for a benchmark that must size the single-shard dev
+	// server's per-shard limits like a cluster's; nil keeps the defaults.
+	DynamicConfig map[string]string
 }
 
 // Temporal is a running `temporal server start-dev`. With the default
@@ -120,6 +124,9 @@ func startTemporalOnce(ctx context.Context, bin string, opts TemporalOptions) (*
 	}
 	if opts.DBFile != "" {
 		args = append(args, "--db-filename", opts.DBFile)
+	}
+	for _, key := range slices.Sorted(maps.Keys(opts.DynamicConfig)) {
+		args = append(args, "--dynamic-config-value", key+"="+opts.DynamicConfig[key])
 	}
 	// The rollouts' search attributes, registered as a real cluster would
 	// have them (see rollout.SearchAttrTypes); sorted so the command line

@@ -50,7 +50,14 @@ type Engine struct {
 // New starts a dev server for t and dials it; the worker is not started.
 func New(t testing.TB) *Engine {
 	t.Helper()
-	srv := testenv.Temporal(t)
+	return NewWith(t, devstack.TemporalOptions{})
+}
+
+// NewWith is New on a dev server started with opts (the scale benchmark
+// sizes the server's per-shard queue limits through them).
+func NewWith(t testing.TB, opts devstack.TemporalOptions) *Engine {
+	t.Helper()
+	srv := testenv.TemporalWith(t, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := control.Dial(ctx, srv.Address(), srv.Namespace())

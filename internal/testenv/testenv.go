@@ -19,10 +19,20 @@ const startTimeout = 90 * time.Second
 // Temporal starts a Temporal dev server (in-memory, free ports) for t.
 func Temporal(t testing.TB) *devstack.Temporal {
 	t.Helper()
+	return TemporalWith(t, devstack.TemporalOptions{})
+}
+
+// TemporalWith starts a Temporal dev server for t with opts (a zero
+// StartTimeout means testenv's, which allows for a busy CI machine).
+func TemporalWith(t testing.TB, opts devstack.TemporalOptions) *devstack.Temporal {
+	t.Helper()
+	if opts.StartTimeout == 0 {
+		opts.StartTimeout = startTimeout
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	start := time.Now()
-	srv, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{StartTimeout: startTimeout})
+	srv, err := devstack.StartTemporal(ctx, opts)
 	if err != nil {
 		t.Fatalf("testenv: starting the Temporal dev server: %v", err)
 	}
