@@ -2,12 +2,14 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -29,44 +31,16 @@ func whereLagWent(ctx context.Context, b *testing.B, e *engine, ids []string, t0
 	g.SetLimit(16)
 	for i, id := range ids {
 		g.Go(func() error {
-			p := &parts[i]
+			var events []*historypb.HistoryEvent
 			it := e.c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-			due := map[int64]time.Time{} // timer started event ID → when it was due
-			var scheduled, started time.Time
-			counting := false
 			for it.HasNext() {
 				ev, err := it.Next()
 				if err != nil {
-					return err
+					return fmt.Errorf("reading the history of %s: %w", id, err)
 				}
-				at := ev.GetEventTime().AsTime()
-				switch ev.GetEventType() {
-				case enumspb.EVENT_TYPE_TIMER_STARTED:
-					due[ev.GetEventId()] = at.Add(ev.GetTimerStartedEventAttributes().GetStartToFireTimeout().AsDuration())
-				case enumspb.EVENT_TYPE_TIMER_FIRED:
-					d, ok := due[ev.GetTimerFiredEventAttributes().GetStartedEventId()]
-					counting = ok && at.After(t0)
-					if counting {
-						p.timerLate = append(p.timerLate, max(at.Sub(d), 0))
-					}
-				case enumspb.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
-					scheduled = at
-				case enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED:
-					started = at
-					if counting {
-						p.queued = append(p.queued, at.Sub(scheduled))
-					}
-				case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
-					if counting {
-						p.running = append(p.running, at.Sub(started))
-					}
-					counting = false
-				case enumspb.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
-					if at.After(t0) {
-						p.timedOut++
-					}
-				}
+				events = append(events, ev)
 			}
+			parts[i] = splitLag(events, t0)
 			return nil
 		})
 	}
@@ -79,6 +53,45 @@ func whereLagWent(ctx context.Context, b *testing.B, e *engine, ids []string, t0
 		all.timedOut += p.timedOut
 	}
 	return all
+}
+
+// splitLag is lagParts for one history: each timer that fired after t0,
+// how late it fired, and the workflow task that followed it.
+func splitLag(events []*historypb.HistoryEvent, t0 time.Time) lagParts {
+	var p lagParts
+	due := map[int64]time.Time{} // timer started event ID → when it was due
+	var scheduled, started time.Time
+	counting := false
+	for _, ev := range events {
+		at := ev.GetEventTime().AsTime()
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_TIMER_STARTED:
+			due[ev.GetEventId()] = at.Add(ev.GetTimerStartedEventAttributes().GetStartToFireTimeout().AsDuration())
+		case enumspb.EVENT_TYPE_TIMER_FIRED:
+			d, ok := due[ev.GetTimerFiredEventAttributes().GetStartedEventId()]
+			counting = ok && at.After(t0)
+			if counting {
+				p.timerLate = append(p.timerLate, max(at.Sub(d), 0))
+			}
+		case enumspb.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+			scheduled = at
+		case enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+			started = at
+			if counting {
+				p.queued = append(p.queued, at.Sub(scheduled))
+			}
+		case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+			if counting {
+				p.running = append(p.running, at.Sub(started))
+			}
+			counting = false
+		case enumspb.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+			if at.After(t0) {
+				p.timedOut++
+			}
+		}
+	}
+	return p
 }
 
 // report adds each part's p50 and p99 to the benchmark's figures.
