@@ -19,7 +19,9 @@ import (
 // these), and a timer that fired before the window must not count.
 func TestSplitLagFindsTheLateTimer(t *testing.T) {
 	base := time.Date(2026, 11, 26, 8, 4, 0, 0, time.UTC)
-	at := func(ms int) *timestamppb.Timestamp { return timestamppb.New(base.Add(time.Duration(ms) * time.Millisecond)) }
+	at := func(ms int) *timestamppb.Timestamp {
+		return timestamppb.New(base.Add(time.Duration(ms) * time.Millisecond))
+	}
 	ev := func(id int64, ms int, typ enumspb.EventType) *historypb.HistoryEvent {
 		return &historypb.HistoryEvent{EventId: id, EventTime: at(ms), EventType: typ}
 	}
