@@ -114,3 +114,22 @@ func TestMissingBinaryTellsUserToRunMakeTools(t *testing.T) {
 	_, err = devstack.StartPrometheus(context.Background(), devstack.PrometheusOptions{BinDir: dir})
 	require.ErrorIs(t, err, devstack.ErrMissingBinary)
 }
+
+// TestTemporalDynamicConfig: a setting reaches the server (it starts and
+// serves with it), and a value the server refuses fails the start with the
+// server's own words naming the key, instead of a wait that times out.
+func TestTemporalDynamicConfig(t *testing.T) {
+	t.Parallel()
+	srv := testenv.TemporalWith(t, devstack.TemporalOptions{DynamicConfig: map[string]string{"history.timerTaskBatchSize": "1000"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := client.DialContext(ctx, client.Options{HostPort: srv.Address(), Namespace: srv.Namespace()})
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.CheckHealth(ctx, &client.CheckHealthRequest{})
+	require.NoError(t, err)
+
+	_, err = devstack.StartTemporal(ctx, devstack.TemporalOptions{DynamicConfig: map[string]string{"history.timerTaskBatchSize": "a lot"}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "history.timerTaskBatchSize")
+}
