@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,6 +33,9 @@ type detection struct {
 	interval time.Duration
 	// measure: the Measure activity, start to completion (queries).
 	measure time.Duration
+	// why: the failed look's reason, which says which test called it (the
+	// pooled one or the last window alone) and on what counts.
+	why string
 	// decide: → compensation schedules SetWeight(0) (workflow tasks).
 	decide time.Duration
 	// setWeight: → the router reports weight 0 (dispatch, HTTP, apply).
@@ -40,7 +44,10 @@ type detection struct {
 
 // method is the judgement the detection runs use; empty is the default
 // (sequential since judge revision 3; thresholds is the reference's window rules).
-var method = flag.String("method", "", "analysis.judging.method for the detection runs (empty: the default)")
+var (
+	method = flag.String("method", "", "analysis.judging.method for the detection runs (empty: the default)")
+	why    = flag.Bool("why", false, "print under each detection run the reason of the look that failed")
+)
 
 // BenchmarkDetection injects a fault into a canary that has held 25 % of
 // the demo's load for a whole window (the demo's settings: stack.AppOptions'
@@ -98,6 +105,9 @@ func benchDetection(b *testing.B, name string, faults stack.Faults) {
 		all = append(all, d)
 		fmt.Printf("%4d %8s %8s %8s %8s %8s %8s %8s %6.2f\n", i+1, secs(d.total), secs(d.fill), secs(d.scrape),
 			secs(d.interval), secs(d.measure), secs(d.decide), secs(d.setWeight), loadAverage())
+		if *why {
+			fmt.Printf("       %s\n", d.why)
+		}
 	}
 	med := func(f func(detection) time.Duration) time.Duration {
 		ds := make([]time.Duration, len(all))
@@ -223,6 +233,7 @@ func cut(ctx context.Context, app *stack.App, tr *traffic, id string, th rollout
 	if failed == nil {
 		return d, fmt.Errorf("no failed measurement in %s (reason: %s)", id, s.Reason)
 	}
+	d.why = strings.Join(failed.Reasons, "; ")
 	seen, ok := tr.firstBreach(th, faults.ErrorRate > 0, fault, atZero, window)
 	if !ok {
 		seen = atZero
