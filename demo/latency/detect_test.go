@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/canaryflow/canaryflow/analysis"
 	"github.com/canaryflow/canaryflow/control"
 	"github.com/canaryflow/canaryflow/demo/stack"
 	"github.com/canaryflow/canaryflow/rollout"
@@ -79,15 +80,16 @@ func benchDetection(b *testing.B, name string, faults stack.Faults) {
 	require.NoError(b, err)
 	defer app.Stop()
 	spec := app.Spec
-	spec.Steps = []rollout.Step{rollout.Weight(25), rollout.Hold(time.Hour)}
 	spec.Analysis.Judging.Method = *method
 	th := spec.WithDefaults().Analysis.Thresholds
 	window, interval := spec.Analysis.Window.D(), spec.Analysis.Interval.D()
+	spec.Steps = []rollout.Step{rollout.Weight(25), rollout.Hold(demoLooksHold(b, app.Spec))}
 
 	var all []detection
 	var load loadRange
-	fmt.Printf("\n%s: fault → router weight 0 at 25 %% (method %s, interval %s, window %s, scrape %s, %.0f req/s), seconds\n",
-		name, spec.WithDefaults().Analysis.Judging.Method, interval, window, stack.ScrapeInterval, app.Load.Snapshot().Rate())
+	fmt.Printf("\n%s: fault → router weight 0 at 25 %% (method %s, interval %s, window %s, scrape %s, %.0f req/s, hold %s: %d planned looks as the demo's plan), seconds\n",
+		name, spec.WithDefaults().Analysis.Judging.Method, interval, window, stack.ScrapeInterval, app.Load.Snapshot().Rate(),
+		spec.Steps[1].Pause.Duration.D(), analysis.PlannedLooks(spec))
 	fmt.Printf("%4s %8s %8s %8s %8s %8s %8s %8s %6s\n", "run", "total", "fill", "scrape", "interval", "measure", "decide", "setWght", "load")
 	var falses []string
 	for i := range *runs {
@@ -158,6 +160,28 @@ type falseRollback struct {
 
 func (f *falseRollback) Error() string {
 	return fmt.Sprintf("the rollout ended %s before the fault: %s", f.phase, f.reason)
+}
+
+// demoLooksHold is how long the benchmark's one hold at 25 % must be for
+// its plan to count as many looks as the demo's (analysis.PlannedLooks): the
+// default judgement's recent look spends its alpha evenly over the planned
+// looks, so a longer hold would make every look stricter than in the demo.
+// An hour's hold plans about 3,600 looks at 1 s, 24 times the demo's 150,
+// and timed a judge far slower than the demo's. The hold still outlasts a
+// fault injected after a full window at 25 % and its detection.
+func demoLooksHold(b *testing.B, demo rollout.Spec) time.Duration {
+	want, every := analysis.PlannedLooks(demo), demo.Analysis.Interval.D()
+	withHold := func(d time.Duration) rollout.Spec {
+		s := demo
+		s.Steps = []rollout.Step{rollout.Weight(25), rollout.Hold(d)}
+		return s
+	}
+	hold := time.Duration(want) * every
+	for hold > every && analysis.PlannedLooks(withHold(hold)) > want {
+		hold -= every
+	}
+	require.Equal(b, want, analysis.PlannedLooks(withHold(hold)), "a hold whose plan counts the demo's looks")
+	return hold
 }
 
 // detectOnce runs one rollout to a successful measurement at 25 %, injects
