@@ -166,7 +166,7 @@ func (f *falseRollback) Error() string {
 // its plan to count as many looks as the demo's (analysis.PlannedLooks): the
 // default judgement's recent look spends its alpha evenly over the planned
 // looks, so a longer hold would make every look stricter than in the demo.
-// An hour's hold plans about 3,600 looks at 1 s, 24 times the demo's 150,
+// An hour's hold plans 3,635 looks at 1 s, 23 times the demo's 155,
 // and timed a judge far slower than the demo's. The hold still outlasts a
 // fault injected after a full window at 25 % and its detection.
 func demoLooksHold(b *testing.B, demo rollout.Spec) time.Duration {
