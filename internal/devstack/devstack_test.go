@@ -31,11 +31,7 @@ func TestTemporalAcceptsClients(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := client.DialContext(ctx, client.Options{HostPort: srv.Address(), Namespace: srv.Namespace()})
-	require.NoError(t, err)
-	defer c.Close()
-	_, err = c.CheckHealth(ctx, &client.CheckHealthRequest{})
-	require.NoError(t, err)
+	c := healthyClient(ctx, t, srv)
 	ns, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: "default"})
 	require.NoError(t, err)
 	assert.Equal(t, "default", ns.GetNamespaceInfo().GetName())
@@ -123,13 +119,24 @@ func TestTemporalDynamicConfig(t *testing.T) {
 	srv := testenv.TemporalWith(t, devstack.TemporalOptions{DynamicConfig: map[string]string{"history.timerTaskBatchSize": "1000"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := client.DialContext(ctx, client.Options{HostPort: srv.Address(), Namespace: srv.Namespace()})
-	require.NoError(t, err)
-	defer c.Close()
-	_, err = c.CheckHealth(ctx, &client.CheckHealthRequest{})
-	require.NoError(t, err)
+	healthyClient(ctx, t, srv)
 
-	_, err = devstack.StartTemporal(ctx, devstack.TemporalOptions{DynamicConfig: map[string]string{"history.timerTaskBatchSize": "a lot"}})
+	refused, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{DynamicConfig: map[string]string{"history.timerTaskBatchSize": "a lot"}})
+	if err == nil {
+		_ = refused.Stop() // not left running when the assertion below fails
+	}
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "history.timerTaskBatchSize")
+}
+
+// healthyClient dials srv and checks the frontend answers a health check;
+// the client is closed when t ends.
+func healthyClient(ctx context.Context, t *testing.T, srv *devstack.Temporal) client.Client {
+	t.Helper()
+	c, err := client.DialContext(ctx, client.Options{HostPort: srv.Address(), Namespace: srv.Namespace()})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	_, err = c.CheckHealth(ctx, &client.CheckHealthRequest{})
+	require.NoError(t, err)
+	return c
 }
